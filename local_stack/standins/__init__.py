@@ -1,0 +1,1 @@
+"""In-memory Bugzilla and Balrog that speak the parts of their HTTP APIs the workflow uses."""

@@ -1,0 +1,1 @@
+"""Code shared by the workflow's Lambda functions: clients, checks, settings and errors."""

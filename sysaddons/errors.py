@@ -1,0 +1,54 @@
+"""Errors the state machine catches by name.
+
+A Lambda that raises one of these fails its Task with the class name as the error, so each
+name here is also an ``ErrorEquals`` entry in the definition. Messages are for release
+managers: they name the field or the remote answer, and never carry a secret.
+"""
+
+
+class WorkflowError(Exception):
+    """Base class of every error the workflow reports by name."""
+
+
+class InvalidRequest(WorkflowError):
+    """The execution input, its XPI or its target versions are wrong; nothing was created."""
+
+
+class RemoteUnavailable(WorkflowError):
+    """Bugzilla, Balrog or the XPI host did not answer usefully (5xx, 429, timeout); retry."""
+
+
+class BugzillaRefused(WorkflowError):
+    """Bugzilla refused a request for a reason a retry will not fix."""
+
+
+class BalrogRefused(WorkflowError):
+    """Balrog refused a request for a reason a retry will not fix."""
+
+
+class BalrogConflict(WorkflowError):
+    """Balrog kept refusing writes as outdated after re-reading and re-merging; retry later."""
+
+
+class StagingConflict(WorkflowError):
+    """The archive already holds different bytes under the XPI's key; it is never overwritten."""
+
+
+class ReleaseNotServed(WorkflowError):
+    """Balrog's public endpoint does not answer with the new version after the release."""
+
+
+class SignoffRejected(WorkflowError):
+    """A reviewer rejected the release."""
+
+
+class SignoffTimedOut(WorkflowError):
+    """No reviewer decided before the signoff expired."""
+
+
+class SignoffNotDecidable(WorkflowError):
+    """A decision arrived for a signoff that is already decided, expired or unknown."""
+
+
+class ConfigurationError(WorkflowError):
+    """A setting or secret the function needs is missing."""

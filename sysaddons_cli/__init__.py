@@ -1,0 +1,1 @@
+"""The release manager's and reviewer's command line."""
