@@ -31,7 +31,7 @@ def summarize(state: str, output: dict) -> str:
         if state == "CloseTrackingBug":
             return f"bug {output['tracking_bug']['id']} {output['closed']['status']}"
         if state == "ReportFailure":
-            return output["failure_report"].get("test_channel", "")
+            return output["error"]["report"]["test_channel"]
     except (KeyError, TypeError):
         pass
     return ""
@@ -81,8 +81,10 @@ class HistoryPrinter:
             took = when - self.entered.get(name, when)
             output = json.loads(details.get("output") or "{}")
             self.write(f"  done    {name:<22} {took:6.1f}s  {summarize(name, output)}")
-        elif kind == "TaskFailed":
-            details = event.get("taskFailedEventDetails", {})
+        elif kind in ("TaskFailed", "LambdaFunctionFailed"):
+            details = event.get("taskFailedEventDetails") or event.get(
+                "lambdaFunctionFailedEventDetails", {}
+            )
             self.write(f"  failed  {details.get('error')}: {_short(details.get('cause'))}")
         elif kind == "TaskTimedOut":
             self.write("  timed out waiting for a decision")

@@ -14,6 +14,10 @@ WHITEBOARD = "[go-faster-system-addon]"
 _MARK = "system add-on workflow:"
 # Bugzilla's codes for "no bug has this alias" (100) and "no bug has this number" (101).
 _NOT_FOUND_CODES = (100, 101)
+# Codes for values the request chose: unknown component (51), bad field values (104, 105,
+# 108) and a product that does not exist or may not be seen (106).
+_REQUEST_FAULT_CODES = (51, 104, 105, 106, 108)
+ALIAS_TAKEN = 103
 
 
 def _error_code(response) -> int | None:
@@ -118,10 +122,11 @@ class BugzillaClient:
         message = answer.get("message") or f"HTTP {response.status_code}"
         code = answer.get("code")
         reason = f"Bugzilla refused {doing}: {message}" + (f" (code {code})" if code else "")
-        # Unknown product/component and bad field values come from the request itself.
-        if invalid_input and response.status_code == 400 and code in (51, 104, 105, 106, 108):
+        # Unknown product or component and bad field values come from the request itself;
+        # Bugzilla answers them with 400, 401 or 404 depending on the code.
+        if invalid_input and code in _REQUEST_FAULT_CODES:
             raise InvalidRequest(reason)
-        raise BugzillaRefused(reason)
+        raise BugzillaRefused(reason, code)
 
     def _bug(self, fields: dict) -> Bug:
         alias = fields.get("alias")

@@ -21,6 +21,10 @@ class RemoteUnavailable(WorkflowError):
 class BugzillaRefused(WorkflowError):
     """Bugzilla refused a request for a reason a retry will not fix."""
 
+    def __init__(self, message: str, code: int | None = None):
+        super().__init__(message)
+        self.code = code
+
 
 class BalrogRefused(WorkflowError):
     """Balrog refused a request for a reason a retry will not fix."""

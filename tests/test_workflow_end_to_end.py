@@ -77,3 +77,86 @@ def test_happy_path_ships_the_add_on_and_closes_the_bug(stack):
     assert archive["Metadata"]["sha512"] == output["checked"]["xpi"]["sha512"]
     assert output["qa_signoff"]["decided_by"] == QA.email
     assert output["relman_signoff"]["decided_by"] == RELMAN.email
+
+
+def test_qa_rejection_restores_the_test_rule_and_says_why_on_the_bug(stack):
+    request = make_request(stack, "rejected", firefox_versions=["141.0"])
+    test_before = served(stack, "release-sysaddon", "141.0")
+    name, described = run(stack, request, decisions=[("qa", False, "breaks video playback")])
+
+    assert described["status"] == "FAILED"
+    assert described["error"] == "SignoffRejected"
+    assert "breaks video playback" in described["cause"]
+    assert served(stack, "release-sysaddon", "141.0") == test_before
+    assert "rejected@mozilla.org" not in served(stack, "release", "141.0")
+    bug = bugs_for(stack, "rejected@mozilla.org")[0]
+    assert bug["status"] != "RESOLVED"
+    assert any("a reviewer rejected it" in c["text"] and "breaks video playback" in c["text"]
+               for c in bug["comments"])
+    item = signoffs.get(signoffs.signoff_id(name, "qa"), table_name="sysaddons-signoffs")
+    assert (item["status"], item["decided_by"]) == ("rejected", QA.email)
+
+
+def test_signoff_timeout_fails_with_its_own_error_and_restores_the_test_rule(stack):
+    request = make_request(stack, "sleepy", firefox_versions=["142.0"], signoff_timeout_seconds=2)
+    test_before = served(stack, "release-sysaddon", "142.0")
+    name, described = run(stack, request, decisions=[])
+
+    assert (described["status"], described["error"]) == ("FAILED", "SignoffTimedOut")
+    assert served(stack, "release-sysaddon", "142.0") == test_before
+    item = signoffs.get(signoffs.signoff_id(name, "qa"), table_name="sysaddons-signoffs")
+    assert item["status"] == "expired"
+    bug = bugs_for(stack, "sleepy@mozilla.org")[0]
+    assert any("no reviewer decided" in c["text"] for c in bug["comments"])
+
+
+def test_bugzilla_failing_twice_then_filing_gives_one_bug(stack):
+    stack.bugzilla.faults.add("POST", r"^/rest/bug$", "error500", times=2)
+    request = make_request(stack, "flaky", firefox_versions=["143.0"])
+    _, described = run(stack, request)
+
+    assert described["status"] == "SUCCEEDED", described.get("cause")
+    assert len(bugs_for(stack, "flaky@mozilla.org")) == 1
+    failures = [e["lambdaFunctionFailedEventDetails"]["error"]
+                for e in stack.history(described["executionArn"])
+                if e["type"] == "LambdaFunctionFailed"]
+    assert failures == ["RemoteUnavailable"] * 2
+
+
+def test_retry_after_lost_response_files_one_bug(stack):
+    stack.bugzilla.faults.add("POST", r"^/rest/bug$", "lost_response", times=1)
+    request = make_request(stack, "lost", firefox_versions=["144.0"])
+    _, described = run(stack, request)
+
+    assert described["status"] == "SUCCEEDED", described.get("cause")
+    bugs = bugs_for(stack, "lost@mozilla.org")
+    assert len(bugs) == 1
+    assert len(emails_about(stack, "Intent to implement: system add-on lost fix")) == 1
+    output = json.loads(described["output"])
+    assert output["tracking_bug"]["filed"] is False  # the retry found the bug by its alias
+
+
+def test_invalid_request_fails_at_once_and_creates_nothing(stack):
+    bugs, releases, rules = len(stack.bugzilla.bugs), dict(stack.balrog.releases), dict(
+        stack.balrog.rules
+    )
+    emails = len(stack.sent_emails())
+    archive = boto3.client("s3").list_objects_v2(Bucket="sysaddons-archive").get("KeyCount", 0)
+    request = make_request(stack, "mismatch", version="2.0.0", upload=False,
+                           firefox_versions=["145.0"])
+    from local_stack.example_xpi import build_xpi
+
+    stack.upload_signed_xpi("mismatch/mismatch-2.0.0.xpi",
+                            build_xpi("mismatch@mozilla.org", "1.9.0"))
+    name, described = run(stack, request)
+
+    assert (described["status"], described["error"]) == ("FAILED", "InvalidRequest")
+    assert "addon.version '2.0.0' does not match the XPI" in described["cause"]
+    assert len(stack.bugzilla.bugs) == bugs
+    assert stack.balrog.releases.keys() == releases.keys() and stack.balrog.rules == rules
+    assert len(stack.sent_emails()) == emails
+    assert boto3.client("s3").list_objects_v2(Bucket="sysaddons-archive").get("KeyCount", 0) == archive
+    assert signoffs.get(signoffs.signoff_id(name, "qa"), table_name="sysaddons-signoffs") is None
+    states = [e["stateEnteredEventDetails"]["name"] for e in stack.history(described["executionArn"])
+              if e["type"].endswith("StateEntered")]
+    assert states == ["ValidateRequest", "ReportFailure", "Stopped"]

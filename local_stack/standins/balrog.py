@@ -578,7 +578,7 @@ class InvalidVersion(ValueError):
 
 def blob_problems(release_name: str, blob: dict, allowed_file_domains: list[str]) -> list[str]:
     """Return why blob cannot be stored as release_name, each naming the field and value."""
-    errors = sorted(_BLOB_VALIDATOR.iter_errors(blob), key=lambda error: list(error.path))
+    errors = sorted(_BLOB_VALIDATOR.iter_errors(blob), key=lambda error: list(error.absolute_path))
     if errors:
         return [_schema_problem(error) for error in errors]
 
@@ -790,7 +790,7 @@ def _xml_attribute(value) -> str:
 
 
 def _schema_problem(error) -> str:
-    where = ".".join(str(part) for part in error.path) or "blob"
+    where = ".".join(str(part) for part in error.absolute_path) or "blob"
     if error.validator == "oneOf":
         return f"{where}: needs either 'addons' or 'uninstall': true, and not both"
     return f"{where}: {error.message}"

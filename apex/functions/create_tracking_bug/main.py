@@ -1,6 +1,6 @@
 """CreateTrackingBug: file the tracking bug once, or use the one the request names."""
 
-from sysaddons.bugzilla import WHITEBOARD, BugzillaClient
+from sysaddons.bugzilla import ALIAS_TAKEN, WHITEBOARD, BugzillaClient
 from sysaddons.errors import BugzillaRefused, InvalidRequest
 from sysaddons.step import step
 
@@ -28,8 +28,20 @@ def handle(event, context):
             )
         return _answer(bug, filed=False)
 
+    try:
+        bug = bugzilla.file_bug(_new_bug(request, checked["bug_alias"]))
+    except BugzillaRefused as refusal:
+        if refusal.code != ALIAS_TAKEN:
+            raise
+        # Another run of the same request filed it between our lookup and our POST.
+        bug = bugzilla.find_bug(checked["bug_alias"])
+        return _answer(bug, filed=False)
+    return _answer(bug, filed=True)
+
+
+def _new_bug(request: dict, alias: str) -> dict:
     addon = request["addon"]
-    bug = bugzilla.file_bug({
+    return {
         "product": request["bugzilla"]["product"],
         "component": request["bugzilla"]["component"],
         "version": "unspecified",
@@ -37,9 +49,8 @@ def handle(event, context):
         "summary": f"Ship system add-on {addon['name']} {addon['version']} ({addon['id']})",
         "description": _description(request),
         "whiteboard": WHITEBOARD,
-        "alias": checked["bug_alias"],
-    })
-    return _answer(bug, filed=True)
+        "alias": alias,
+    }
 
 
 def _description(request: dict) -> str:

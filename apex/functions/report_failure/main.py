@@ -1,6 +1,8 @@
 """ReportFailure: after a rejection, a timeout or an error, undo the test channel and tell the bug.
 
-The execution then fails with the original error and cause; this step only cleans up.
+The step answers the error again, same name, with a cause a person can read (who rejected
+and why, rather than the decision's JSON), plus what it cleaned up; the execution then
+fails with that error and cause.
 """
 
 import json
@@ -22,7 +24,8 @@ _EXPLAINED = {
 def handle(event, context):
     workflow = event.workflow
     error = workflow.get("error") or {}
-    name, cause = error.get("Error", "States.Unknown"), _readable(error.get("Cause", ""))
+    name = error.get("Error", "States.Unknown")
+    cause = _readable(error.get("Cause")) or _rejection_from_record(event.execution_name, name)
 
     for role in signoffs.ROLES:
         signoffs.mark_expired(signoffs.signoff_id(event.execution_name, role))
@@ -52,11 +55,29 @@ def handle(event, context):
             f"The release of {addon['name']} {addon['version']} stopped: {why}.\n"
             f"Error: {name}\nCause: {cause}\nTest channel: {restored}.",
         )
-    return {"error": name, "test_channel": restored, "bug_commented": commented}
+    return {
+        "Error": name,
+        "Cause": cause,
+        "report": {"test_channel": restored, "bug_commented": commented},
+    }
 
 
-def _readable(cause: str) -> str:
+def _rejection_from_record(execution_name: str, name: str) -> str:
+    """Who rejected and why, from the signoff table, for a rejection that arrived without its
+    cause (moto's SendTaskFailure drops the cause; the table always has the decision)."""
+    if name != "SignoffRejected":
+        return ""
+    for role in signoffs.ROLES:
+        item = signoffs.get(signoffs.signoff_id(execution_name, role))
+        if item and item.get("status") == signoffs.REJECTED:
+            return f"{item['decided_by']} rejected: {item.get('reason') or '-'}"
+    return ""
+
+
+def _readable(cause) -> str:
     """A rejection's cause is the decision as JSON; anything else is shown as it is."""
+    if not cause:
+        return ""
     try:
         decision = json.loads(cause)
     except (TypeError, ValueError):
