@@ -160,3 +160,72 @@ def test_invalid_request_fails_at_once_and_creates_nothing(stack):
     states = [e["stateEnteredEventDetails"]["name"] for e in stack.history(described["executionArn"])
               if e["type"].endswith("StateEntered")]
     assert states == ["ValidateRequest", "ReportFailure", "Stopped"]
+
+
+def test_release_keeps_both_other_add_ons_exactly_as_they_were(stack):
+    from local_stack.stack import BASELINE_ADDONS
+
+    request = make_request(stack, "bundled", firefox_versions=["146.0"])
+    _, described = run(stack, request)
+
+    assert described["status"] == "SUCCEEDED", described.get("cause")
+    release = json.loads(described["output"])["release"]["release"]
+    addons = stack.balrog.releases[release]["blob"]["addons"]
+    assert {key: addons[key] for key in BASELINE_ADDONS} == BASELINE_ADDONS
+    assert addons["formautofill@mozilla.org"]["platforms"]["default"] == {
+        "alias": "WINNT_x86_64-msvc-x64"}
+    assert served(stack, "release", "146.0") == {**BASELINE, "bundled@mozilla.org": "1.0.0"}
+    assert served(stack, "release", "139.0") == BASELINE  # other versions are not touched
+
+
+def test_rerunning_a_shipped_request_files_sends_and_uploads_nothing_again(stack):
+    request = make_request(stack, "again", firefox_versions=["147.0"])
+    _, first = run(stack, request)
+    releases, emails = len(stack.balrog.releases), len(stack.sent_emails())
+
+    _, second = run(stack, request)
+
+    assert (first["status"], second["status"]) == ("SUCCEEDED", "SUCCEEDED")
+    output = json.loads(second["output"])
+    assert output["tracking_bug"]["filed"] is False
+    assert output["intent_to_implement"]["email"] == "already sent"
+    assert output["staged_xpi"]["uploaded"] is False
+    assert output["test_channel"]["already_served"] is True
+    assert output["release"]["already_served"] is True
+    assert len(bugs_for(stack, "again@mozilla.org")) == 1
+    assert len(stack.balrog.releases) == releases
+    # Only the new signoff requests are emailed: one to QA, one to release management.
+    assert len(stack.sent_emails()) == emails + 2
+    assert served(stack, "release", "147.0") == {**BASELINE, "again@mozilla.org": "1.0.0"}
+
+
+def test_balrog_conflict_is_re_read_and_re_merged_never_overwritten(stack):
+    from local_stack.stack import BASELINE_ADDONS, BASELINE_RELEASE
+
+    rule_id = stack.balrog.seed_rule(
+        product="SystemAddons", channel="release", version="149.0", mapping=BASELINE_RELEASE,
+        backgroundRate=100, priority=60, update_type="minor",
+    )
+    rival = {"version": "2.0.0", "platforms": {"default": {
+        "fileUrl": "https://archive.localhost/pub/system-addons/rival@mozilla.org/rival-2.0.0.xpi",
+        "hashValue": "c" * 128, "filesize": 4242}}}
+
+    def another_release_manager_ships_rival():
+        stack.balrog.seed_release("SystemAddons-rival-2.0.0", {
+            "name": "SystemAddons-rival-2.0.0", "schema_version": 5000, "hashFunction": "sha512",
+            "addons": {**BASELINE_ADDONS, "rival@mozilla.org": rival}})
+        rule = stack.balrog.rules[rule_id]
+        rule["mapping"], rule["data_version"] = "SystemAddons-rival-2.0.0", rule["data_version"] + 1
+
+    stack.balrog.before_next_write("POST", rf"/api/rules/{rule_id}", another_release_manager_ships_rival)
+    request = make_request(stack, "racer", firefox_versions=["149.0"])
+    _, described = run(stack, request)
+
+    assert described["status"] == "SUCCEEDED", described.get("cause")
+    assert served(stack, "release", "149.0") == {
+        **BASELINE, "rival@mozilla.org": "2.0.0", "racer@mozilla.org": "1.0.0"}
+    release = json.loads(described["output"])["release"]
+    assert release["rule_id"] == rule_id
+    assert stack.balrog.releases[release["release"]]["blob"]["addons"]["rival@mozilla.org"] == rival
+    refused = [r for r in stack.balrog.requests if r[:2] == ("POST", f"/api/rules/{rule_id}")]
+    assert [status for _, _, status in refused] == [400, 200]

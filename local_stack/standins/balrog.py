@@ -30,6 +30,7 @@ import re
 import secrets
 import threading
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 from xml.sax.saxutils import escape
@@ -155,7 +156,7 @@ class UpdateQuery:
 
 
 class BalrogStandIn:
-    """An in-memory Balrog admin API, Auth0 token endpoint and update.xml, with injectable faults."""
+    """Balrog's admin API, Auth0 token endpoint and update.xml, in memory, with faults."""
 
     def __init__(
         self,
@@ -176,6 +177,7 @@ class BalrogStandIn:
         self._writes: Counter = Counter()
         self._next_rule_id = 1
         self._lock = threading.RLock()
+        self._competing_writes: list[tuple[str, re.Pattern, Callable[[], None]]] = []
         self.app = self._build_app()
 
     def seed_release(
@@ -197,10 +199,28 @@ class BalrogStandIn:
             raise ValueError(f"kind must be 'release' or 'rule', not {kind!r}")
         return self._writes[kind, str(name)]
 
+    def before_next_write(self, method: str, path_regex: str, change: Callable[[], None]) -> None:
+        """Run ``change`` (another writer's edit) just before the next matching write is handled.
+
+        This is how a test makes the workflow's write arrive with a data_version that another
+        release manager has just made stale, as happens when two releases race.
+        """
+        with self._lock:
+            self._competing_writes.append((method.upper(), re.compile(path_regex), change))
+
+    def _apply_competing_write(self):
+        with self._lock:
+            for index, (method, pattern, change) in enumerate(self._competing_writes):
+                if request.method == method and pattern.fullmatch(request.path):
+                    del self._competing_writes[index]
+                    change()
+                    return
+
     def _build_app(self) -> Flask:
         app = Flask(__name__)
         install_fault_plan(app, self.faults, self.requests)
         app.before_request(self._require_token)
+        app.before_request(self._apply_competing_write)
         app.register_error_handler(BalrogRefusal, _render_problem)
 
         app.add_url_rule("/oauth/token", view_func=self._issue_token, methods=["POST"])
@@ -242,9 +262,7 @@ class BalrogStandIn:
         token = secrets.token_urlsafe(32)
         with self._lock:
             self._tokens.add(token)
-        return jsonify(
-            access_token=token, expires_in=TOKEN_LIFETIME_SECONDS, token_type="Bearer"
-        )
+        return jsonify(access_token=token, expires_in=TOKEN_LIFETIME_SECONDS, token_type="Bearer")
 
     def _require_token(self):
         if not request.path.startswith("/api/"):
@@ -435,8 +453,9 @@ class BalrogStandIn:
         with self._lock:
             rule = self._existing_rule(id_or_alias)
             body = json.dumps(rule)
+            data_version = rule["data_version"]
         return Response(
-            body, mimetype="application/json", headers={"X-Data-Version": str(rule["data_version"])}
+            body, mimetype="application/json", headers={"X-Data-Version": str(data_version)}
         )
 
     def _update_rule(self, id_or_alias: str):
@@ -479,30 +498,7 @@ class BalrogStandIn:
 
     def _checked_rule_fields(self, fields: dict, current: dict | None) -> dict:
         """Return the rule fields a create or update sets, refusing what Balrog would refuse."""
-        unknown = sorted(set(fields) - set(RULE_FIELDS) - {"rule_id", "data_version"})
-        if unknown:
-            raise BalrogRefusal(
-                400, "Bad Request", f"Unknown rule field(s): {', '.join(unknown)}"
-            )
-        changes = {
-            field: _blank_as_none(fields[field]) for field in RULE_FIELDS if field in fields
-        }
-        for field in ("locale", "distribution"):
-            if isinstance(changes.get(field), str):
-                changes[field] = "".join(changes[field].split())
-        for field in ("priority", "backgroundRate"):
-            if field in changes:
-                changes[field] = _rule_integer(field, changes[field])
-
-        if "backgroundRate" in changes and not 0 <= changes["backgroundRate"] <= 100:
-            raise BalrogRefusal(400, "Bad Request", "backgroundRate must be between 0 and 100")
-        if "update_type" in changes and changes["update_type"] not in UPDATE_TYPES:
-            raise BalrogRefusal(
-                400, "Bad Request", f"update_type {changes['update_type']!r} is not one of "
-                f"{list(UPDATE_TYPES)}"
-            )
-        if "mapping" in changes and changes["mapping"] is None:
-            raise BalrogRefusal(400, "Bad Request", "mapping value cannot be set to null/empty")
+        changes = _normalised_rule_fields(fields)
         for field in ("mapping", "fallbackMapping"):
             if changes.get(field) is not None and changes[field] not in self.releases:
                 raise BalrogRefusal(
@@ -511,16 +507,8 @@ class BalrogStandIn:
                     f"Invalid {field} value. No release name found in DB",
                     exception=f"{field}: no release named {changes[field]!r}",
                 )
-        if changes.get("version") is not None:
-            _check_rule_version(changes["version"])
-        alias = changes.get("alias")
-        if alias is not None:
-            if not RULE_ALIAS.fullmatch(alias):
-                raise BalrogRefusal(
-                    400, "Bad Request", f"alias {alias!r} must be a letter then letters, "
-                    "digits or dashes"
-                )
-            holder = self._rule_by_alias(alias)
+        if changes.get("alias") is not None:
+            holder = self._rule_by_alias(changes["alias"])
             if holder is not None and holder is not current:
                 raise BalrogRefusal(400, "Bad Request", "Rule with alias exists.")
         return changes
@@ -643,7 +631,9 @@ def render_update_xml(blob: dict | None, build_target: str) -> str:
             "size": file["filesize"],
             "version": addon["version"],
         }
-        rendered = " ".join(f'{key}="{_xml_attribute(value)}"' for key, value in attributes.items())
+        rendered = " ".join(
+            f'{key}="{_xml_attribute(value)}"' for key, value in attributes.items()
+        )
         addon_elements.append(f"        <addon {rendered}/>")
 
     # Balrog leaves a blank line where the addons element would be when nothing is served.
@@ -665,6 +655,40 @@ def version_key(version: str) -> tuple:
     # A pre-release (alpha "a", beta "b") comes before the release it leads to.
     stage = (0, tag, int(tag_number)) if tag else (1, "", 0)
     return release + stage
+
+
+def _normalised_rule_fields(fields: dict) -> dict:
+    """Return the rule fields in fields as Balrog stores them, refusing malformed values."""
+    unknown = sorted(set(fields) - set(RULE_FIELDS) - {"rule_id", "data_version"})
+    if unknown:
+        raise BalrogRefusal(400, "Bad Request", f"Unknown rule field(s): {', '.join(unknown)}")
+    changes = {field: _blank_as_none(fields[field]) for field in RULE_FIELDS if field in fields}
+    for field in ("locale", "distribution"):
+        if isinstance(changes.get(field), str):
+            changes[field] = "".join(changes[field].split())
+    for field in ("priority", "backgroundRate"):
+        if field in changes:
+            changes[field] = _rule_integer(field, changes[field])
+
+    if "backgroundRate" in changes and not 0 <= changes["backgroundRate"] <= 100:
+        raise BalrogRefusal(400, "Bad Request", "backgroundRate must be between 0 and 100")
+    if "update_type" in changes and changes["update_type"] not in UPDATE_TYPES:
+        raise BalrogRefusal(
+            400,
+            "Bad Request",
+            f"update_type {changes['update_type']!r} is not one of {list(UPDATE_TYPES)}",
+        )
+    if "mapping" in changes and changes["mapping"] is None:
+        raise BalrogRefusal(400, "Bad Request", "mapping value cannot be set to null/empty")
+    if changes.get("version") is not None:
+        _check_rule_version(changes["version"])
+    if changes.get("alias") is not None and not RULE_ALIAS.fullmatch(changes["alias"]):
+        raise BalrogRefusal(
+            400,
+            "Bad Request",
+            f"alias {changes['alias']!r} must be a letter then letters, digits or dashes",
+        )
+    return changes
 
 
 def _release_record(blob: dict, product: str, data_version: int, read_only: bool) -> dict:
@@ -717,7 +741,9 @@ def _channel_matches(rule_channel: str | None, channel: str) -> bool:
         fallback += "-sysaddon"
     if rule_channel.endswith("*"):
         prefix = rule_channel[:-1]
-        return len(rule_channel) >= 3 and (channel.startswith(prefix) or fallback.startswith(prefix))
+        return len(rule_channel) >= 3 and (
+            channel.startswith(prefix) or fallback.startswith(prefix)
+        )
     return rule_channel in (channel, fallback)
 
 
