@@ -8,6 +8,8 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from local_stack.tls import LocalTLS
 
 STOP_TIMEOUT_SECONDS = 5
+# How often the serving thread looks for a stop request, so stopping takes at most this long.
+POLL_INTERVAL_SECONDS = 0.05
 
 
 class RunningServer:
@@ -67,7 +69,10 @@ def start_wsgi_server(
     )
     server.daemon_threads = True
     thread = threading.Thread(
-        target=server.serve_forever, name=f"wsgi-{server.server_port}", daemon=True
+        target=server.serve_forever,
+        kwargs={"poll_interval": POLL_INTERVAL_SECONDS},
+        name=f"wsgi-{server.server_port}",
+        daemon=True,
     )
     thread.start()
     return RunningServer(server, thread, "https" if tls else "http")

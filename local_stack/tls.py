@@ -29,7 +29,7 @@ class LocalTLS:
         """Generate a new CA and server certificate and write them as PEM files in directory."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        now = datetime.datetime.now(datetime.timezone.utc)
+        now = datetime.datetime.now(datetime.UTC)
 
         ca_key = ec.generate_private_key(ec.SECP256R1())
         ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Local stack throwaway CA")])

@@ -84,9 +84,7 @@ class BugzillaStandIn:
             return
         given = request.headers.get("X-BUGZILLA-API-KEY")
         if not given:
-            raise BugzillaRefusal(
-                401, 410, "You must log in before using this part of Bugzilla."
-            )
+            raise BugzillaRefusal(401, 410, "You must log in before using this part of Bugzilla.")
         if not hmac.compare_digest(given.encode(), self._api_key.encode()):
             raise BugzillaRefusal(
                 400,
@@ -283,6 +281,8 @@ def _checked_new_values(bug: dict, fields: dict) -> dict:
     for field in ("summary", "whiteboard"):
         if field in fields:
             new_values[field] = _text(fields, field)
+    if new_values.get("summary") == "":
+        raise BugzillaRefusal(400, 107, "You must enter a summary for this bug.")
     return new_values
 
 
@@ -347,7 +347,7 @@ def _csv(value: str) -> list[str]:
 
 
 def _timestamp() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _render_refusal(refusal: BugzillaRefusal):

@@ -197,8 +197,12 @@ def test_put_replaces_the_blob_at_the_current_data_version(balrog, balrog_sessio
 
     response = balrog_session.put(
         f"{balrog_url}/api/releases/{PIP_RELEASE['name']}",
-        json={"name": newer["name"], "product": "SystemAddons", "blob": json.dumps(newer),
-              "data_version": 1},
+        json={
+            "name": newer["name"],
+            "product": "SystemAddons",
+            "blob": json.dumps(newer),
+            "data_version": 1,
+        },
     )
 
     assert response.status_code == 200
@@ -209,8 +213,11 @@ def test_put_replaces_the_blob_at_the_current_data_version(balrog, balrog_sessio
 def test_put_creates_a_missing_release(balrog, balrog_session, balrog_url):
     response = balrog_session.put(
         f"{balrog_url}/api/releases/{PIP_RELEASE['name']}",
-        json={"name": PIP_RELEASE["name"], "product": "SystemAddons",
-              "blob": json.dumps(PIP_RELEASE)},
+        json={
+            "name": PIP_RELEASE["name"],
+            "product": "SystemAddons",
+            "blob": json.dumps(PIP_RELEASE),
+        },
     )
 
     assert response.status_code == 201
@@ -221,8 +228,12 @@ def test_put_with_an_outdated_data_version_is_refused_as_balrog_does(
     balrog, balrog_session, balrog_url
 ):
     balrog.seed_release(PIP_RELEASE["name"], PIP_RELEASE)
-    body = {"name": PIP_RELEASE["name"], "product": "SystemAddons",
-            "blob": json.dumps(PIP_RELEASE), "data_version": 1}
+    body = {
+        "name": PIP_RELEASE["name"],
+        "product": "SystemAddons",
+        "blob": json.dumps(PIP_RELEASE),
+        "data_version": 1,
+    }
     balrog_session.put(f"{balrog_url}/api/releases/{PIP_RELEASE['name']}", json=body)
 
     response = balrog_session.put(f"{balrog_url}/api/releases/{PIP_RELEASE['name']}", json=body)
@@ -295,8 +306,14 @@ def test_releases_are_listed_by_product_and_name_prefix(balrog, balrog_session, 
     balrog.seed_release(PIP_RELEASE["name"], PIP_RELEASE)
     webcompat = release_blob("SystemAddons-webcompat-140.1.0", (WEBCOMPAT, addon(WEBCOMPAT, "1")))
     balrog.seed_release(webcompat["name"], webcompat)
-    balrog.seed_rule(channel="release", mapping=webcompat["name"], backgroundRate=100,
-                     priority=10, update_type="minor", product="SystemAddons")
+    balrog.seed_rule(
+        channel="release",
+        mapping=webcompat["name"],
+        backgroundRate=100,
+        priority=10,
+        update_type="minor",
+        product="SystemAddons",
+    )
 
     names = balrog_session.get(
         f"{balrog_url}/api/releases",
@@ -326,12 +343,20 @@ def _platforms(**platforms) -> dict:
     [
         (_blob_with(schema_version=1000), "schema_version: 1000 is not one of [5000]"),
         (
-            _blob_with(addons=_platforms(default=xpi_file(PICTURE_IN_PICTURE, "1.2", host="evil.example"))),
+            _blob_with(
+                addons=_platforms(default=xpi_file(PICTURE_IN_PICTURE, "1.2", host="evil.example"))
+            ),
             "'evil.example' is not an allowed domain",
         ),
         (
-            _blob_with(addons=_platforms(default={**xpi_file(PICTURE_IN_PICTURE, "1.2"),
-                                                  "fileUrl": "http://archive.mozilla.org/a.xpi"})),
+            _blob_with(
+                addons=_platforms(
+                    default={
+                        **xpi_file(PICTURE_IN_PICTURE, "1.2"),
+                        "fileUrl": "http://archive.mozilla.org/a.xpi",
+                    }
+                )
+            ),
             "'http://archive.mozilla.org/a.xpi' is not an https URL",
         ),
         (
@@ -339,8 +364,11 @@ def _platforms(**platforms) -> dict:
             f"addons.{PICTURE_IN_PICTURE}.platforms.{LINUX}.alias: '{WINDOWS}' is not a platform",
         ),
         (
-            _blob_with(addons=_platforms(default={"fileUrl": "https://archive.mozilla.org/a.xpi",
-                                                  "filesize": 1})),
+            _blob_with(
+                addons=_platforms(
+                    default={"fileUrl": "https://archive.mozilla.org/a.xpi", "filesize": 1}
+                )
+            ),
             "platforms.default: 'hashValue' is a required property",
         ),
         (_blob_with(name="SystemAddons-other"), "name: 'SystemAddons-other' does not match"),
@@ -381,8 +409,12 @@ def test_created_rule_is_read_back_with_every_field(balrog, balrog_session, balr
     balrog.seed_release(PIP_RELEASE["name"], PIP_RELEASE)
 
     created = create_rule(
-        balrog_session, balrog_url, channel="release-sysaddon", mapping=PIP_RELEASE["name"],
-        alias="sysaddon-test", comment="QA of pictureinpicture 1.2",
+        balrog_session,
+        balrog_url,
+        channel="release-sysaddon",
+        mapping=PIP_RELEASE["name"],
+        alias="sysaddon-test",
+        comment="QA of pictureinpicture 1.2",
     )
     read = balrog_session.get(f"{balrog_url}/api/rules/{created.text}")
 
@@ -401,8 +433,14 @@ def test_created_rule_is_read_back_with_every_field(balrog, balrog_session, balr
 @pytest.mark.parametrize("field", ["update_type", "backgroundRate", "priority"])
 def test_rule_without_a_required_field_is_refused(balrog, balrog_session, balrog_url, field):
     balrog.seed_release(PIP_RELEASE["name"], PIP_RELEASE)
-    rule = {"product": "SystemAddons", "channel": "release", "mapping": PIP_RELEASE["name"],
-            "update_type": "minor", "backgroundRate": 100, "priority": 50}
+    rule = {
+        "product": "SystemAddons",
+        "channel": "release",
+        "mapping": PIP_RELEASE["name"],
+        "update_type": "minor",
+        "backgroundRate": 100,
+        "priority": 50,
+    }
     del rule[field]
 
     response = balrog_session.post(f"{balrog_url}/api/rules", json=rule)
@@ -438,12 +476,18 @@ def test_rule_is_pointed_at_a_new_release_by_balrogclient(
     balrog, balrog_url, auth0_secrets, local_tls
 ):
     balrog.seed_release(PIP_RELEASE["name"], PIP_RELEASE)
-    newer = release_blob("SystemAddons-pictureinpicture-1.3",
-                         (PICTURE_IN_PICTURE, addon(PICTURE_IN_PICTURE, "1.3")))
+    newer = release_blob(
+        "SystemAddons-pictureinpicture-1.3", (PICTURE_IN_PICTURE, addon(PICTURE_IN_PICTURE, "1.3"))
+    )
     balrog.seed_release(newer["name"], newer)
     rule_id = balrog.seed_rule(
-        product="SystemAddons", channel="release", mapping=PIP_RELEASE["name"],
-        backgroundRate=100, priority=50, update_type="minor", alias="sysaddon-release",
+        product="SystemAddons",
+        channel="release",
+        mapping=PIP_RELEASE["name"],
+        backgroundRate=100,
+        priority=50,
+        update_type="minor",
+        alias="sysaddon-release",
     )
     rule = balrogclient.Rule(
         rule_id="sysaddon-release", **client_kwargs(auth0_secrets, balrog_url, local_tls)
@@ -460,9 +504,14 @@ def test_rule_update_with_an_outdated_data_version_is_refused_as_balrog_does(
     balrog, balrog_session, balrog_url
 ):
     balrog.seed_release(PIP_RELEASE["name"], PIP_RELEASE)
-    rule_id = balrog.seed_rule(product="SystemAddons", channel="release",
-                               mapping=PIP_RELEASE["name"], backgroundRate=100, priority=50,
-                               update_type="minor")
+    rule_id = balrog.seed_rule(
+        product="SystemAddons",
+        channel="release",
+        mapping=PIP_RELEASE["name"],
+        backgroundRate=100,
+        priority=50,
+        update_type="minor",
+    )
     url = f"{balrog_url}/api/rules/{rule_id}"
     balrog_session.post(url, json={"priority": 60, "data_version": 1})
 
@@ -477,9 +526,14 @@ def test_rule_update_with_an_outdated_data_version_is_refused_as_balrog_does(
 
 def test_rule_update_needs_a_data_version(balrog, balrog_session, balrog_url):
     balrog.seed_release(PIP_RELEASE["name"], PIP_RELEASE)
-    rule_id = balrog.seed_rule(product="SystemAddons", channel="release",
-                               mapping=PIP_RELEASE["name"], backgroundRate=100, priority=50,
-                               update_type="minor")
+    rule_id = balrog.seed_rule(
+        product="SystemAddons",
+        channel="release",
+        mapping=PIP_RELEASE["name"],
+        backgroundRate=100,
+        priority=50,
+        update_type="minor",
+    )
 
     response = balrog_session.put(f"{balrog_url}/api/rules/{rule_id}", json={"priority": 60})
 
@@ -489,9 +543,14 @@ def test_rule_update_needs_a_data_version(balrog, balrog_session, balrog_url):
 
 def test_rule_is_deleted_only_at_its_current_data_version(balrog, balrog_session, balrog_url):
     balrog.seed_release(PIP_RELEASE["name"], PIP_RELEASE)
-    rule_id = balrog.seed_rule(product="SystemAddons", channel="release-sysaddon",
-                               mapping=PIP_RELEASE["name"], backgroundRate=100, priority=50,
-                               update_type="minor")
+    rule_id = balrog.seed_rule(
+        product="SystemAddons",
+        channel="release-sysaddon",
+        mapping=PIP_RELEASE["name"],
+        backgroundRate=100,
+        priority=50,
+        update_type="minor",
+    )
     url = f"{balrog_url}/api/rules/{rule_id}"
 
     stale = balrog_session.delete(url, params={"data_version": 2})
@@ -502,13 +561,17 @@ def test_rule_is_deleted_only_at_its_current_data_version(balrog, balrog_session
     assert balrog.rules == {}
 
 
-def test_rules_are_listed_for_a_product_highest_priority_first(
-    balrog, balrog_session, balrog_url
-):
+def test_rules_are_listed_for_a_product_highest_priority_first(balrog, balrog_session, balrog_url):
     balrog.seed_release(PIP_RELEASE["name"], PIP_RELEASE)
     for product, priority in (("SystemAddons", 10), ("Firefox", 90), ("SystemAddons", 30)):
-        balrog.seed_rule(product=product, channel="release", mapping=PIP_RELEASE["name"],
-                         backgroundRate=100, priority=priority, update_type="minor")
+        balrog.seed_rule(
+            product=product,
+            channel="release",
+            mapping=PIP_RELEASE["name"],
+            backgroundRate=100,
+            priority=priority,
+            update_type="minor",
+        )
 
     listed = balrog_session.get(f"{balrog_url}/api/rules", params={"product": "SystemAddons"})
 
@@ -526,8 +589,14 @@ def serve(balrog):
     def serve(blob: dict, **rule) -> dict:
         if blob["name"] not in balrog.releases:
             balrog.seed_release(blob["name"], blob)
-        fields = {"product": "SystemAddons", "channel": "release", "backgroundRate": 100,
-                  "priority": 50, "update_type": "minor", "mapping": blob["name"]}
+        fields = {
+            "product": "SystemAddons",
+            "channel": "release",
+            "backgroundRate": 100,
+            "priority": 50,
+            "update_type": "minor",
+            "mapping": blob["name"],
+        }
         balrog.seed_rule(**{**fields, **rule})
         return blob
 
@@ -540,23 +609,36 @@ def test_update_xml_lists_every_add_on_of_the_served_release(serve, session, bal
 
     answer = update_xml(session, balrog_url)
 
-    assert answer == "\n".join([
-        '<?xml version="1.0"?>',
-        "<updates>",
-        "    <addons>",
-        addon_element(PICTURE_IN_PICTURE, "1.2", pip["platforms"]["default"]),
-        addon_element(WEBCOMPAT, "140.1.0", webcompat["platforms"]["default"]),
-        "    </addons>",
-        "</updates>",
-    ])
+    assert answer == "\n".join(
+        [
+            '<?xml version="1.0"?>',
+            "<updates>",
+            "    <addons>",
+            addon_element(PICTURE_IN_PICTURE, "1.2", pip["platforms"]["default"]),
+            addon_element(WEBCOMPAT, "140.1.0", webcompat["platforms"]["default"]),
+            "    </addons>",
+            "</updates>",
+        ]
+    )
 
 
 def test_update_xml_follows_a_platform_alias(serve, session, balrog_url):
     windows_file = xpi_file(PICTURE_IN_PICTURE, "1.2-win", size=5)
-    serve(release_blob("SystemAddons-alias", (PICTURE_IN_PICTURE, {
-        "version": "1.2",
-        "platforms": {WINDOWS: windows_file, "WINNT_aarch64-msvc-aarch64": {"alias": WINDOWS}},
-    })))
+    serve(
+        release_blob(
+            "SystemAddons-alias",
+            (
+                PICTURE_IN_PICTURE,
+                {
+                    "version": "1.2",
+                    "platforms": {
+                        WINDOWS: windows_file,
+                        "WINNT_aarch64-msvc-aarch64": {"alias": WINDOWS},
+                    },
+                },
+            ),
+        )
+    )
 
     on_arm = update_xml(session, balrog_url, build_target="WINNT_aarch64-msvc-aarch64")
 
@@ -564,11 +646,16 @@ def test_update_xml_follows_a_platform_alias(serve, session, balrog_url):
 
 
 def test_add_on_without_a_file_for_the_platform_is_left_out(serve, session, balrog_url):
-    serve(release_blob(
-        "SystemAddons-windows-only",
-        (PICTURE_IN_PICTURE, addon(PICTURE_IN_PICTURE, "1.2", **{WINDOWS: xpi_file("p", "1")})),
-        (WEBCOMPAT, addon(WEBCOMPAT, "140.1.0")),
-    ))
+    serve(
+        release_blob(
+            "SystemAddons-windows-only",
+            (
+                PICTURE_IN_PICTURE,
+                addon(PICTURE_IN_PICTURE, "1.2", **{WINDOWS: xpi_file("p", "1")}),
+            ),
+            (WEBCOMPAT, addon(WEBCOMPAT, "140.1.0")),
+        )
+    )
 
     on_linux = update_xml(session, balrog_url, build_target=LINUX)
 
@@ -577,10 +664,15 @@ def test_add_on_without_a_file_for_the_platform_is_left_out(serve, session, balr
 
 
 def test_release_with_nothing_for_the_platform_has_no_addons_element(serve, session, balrog_url):
-    serve(release_blob(
-        "SystemAddons-windows-only",
-        (PICTURE_IN_PICTURE, addon(PICTURE_IN_PICTURE, "1.2", **{WINDOWS: xpi_file("p", "1")})),
-    ))
+    serve(
+        release_blob(
+            "SystemAddons-windows-only",
+            (
+                PICTURE_IN_PICTURE,
+                addon(PICTURE_IN_PICTURE, "1.2", **{WINDOWS: xpi_file("p", "1")}),
+            ),
+        )
+    )
 
     on_linux = update_xml(session, balrog_url, build_target=LINUX)
 
@@ -659,7 +751,9 @@ def test_firefox_versions_sort_releases_after_their_pre_releases():
 
 
 def test_highest_priority_rule_wins(serve, session, balrog_url):
-    newer = release_blob("SystemAddons-newer", (PICTURE_IN_PICTURE, addon(PICTURE_IN_PICTURE, "2.0")))
+    newer = release_blob(
+        "SystemAddons-newer", (PICTURE_IN_PICTURE, addon(PICTURE_IN_PICTURE, "2.0"))
+    )
     serve(PIP_RELEASE, priority=50)
     serve(newer, priority=90)
     serve(PIP_RELEASE, priority=70)
@@ -690,8 +784,12 @@ def test_background_rate_zero_serves_the_fallback_release(serve, balrog, session
 def test_update_xml_escapes_attribute_values(serve, session, balrog_url):
     file = xpi_file(PICTURE_IN_PICTURE, "1.2")
     file["fileUrl"] += '?a=1&b="2"'
-    serve(release_blob("SystemAddons-odd-url", (PICTURE_IN_PICTURE, {
-        "version": "1.2", "platforms": {"default": file}})))
+    serve(
+        release_blob(
+            "SystemAddons-odd-url",
+            (PICTURE_IN_PICTURE, {"version": "1.2", "platforms": {"default": file}}),
+        )
+    )
 
     answer = update_xml(session, balrog_url)
 
@@ -704,8 +802,12 @@ def test_update_xml_escapes_attribute_values(serve, session, balrog_url):
 def test_lost_response_on_a_release_write_still_writes(balrog, balrog_session, balrog_url):
     balrog.seed_release(PIP_RELEASE["name"], PIP_RELEASE)
     balrog.faults.add("PUT", r"/api/releases/.+", "lost_response")
-    body = {"name": PIP_RELEASE["name"], "product": "SystemAddons",
-            "blob": json.dumps(PIP_RELEASE), "data_version": 1}
+    body = {
+        "name": PIP_RELEASE["name"],
+        "product": "SystemAddons",
+        "blob": json.dumps(PIP_RELEASE),
+        "data_version": 1,
+    }
 
     with pytest.raises(requests.exceptions.ConnectionError):
         balrog_session.put(f"{balrog_url}/api/releases/{PIP_RELEASE['name']}", json=body)

@@ -62,7 +62,9 @@ def test_bug_is_found_by_number_and_by_alias(bugzilla_url, bugzilla_session):
 
 def test_search_finds_bugs_by_alias_ids_and_whiteboard(bugzilla_url, bugzilla_session):
     first = file_bug(bugzilla_session, bugzilla_url).json()["id"]
-    second = file_bug(bugzilla_session, bugzilla_url, alias="sysaddon-webcompat-140.1").json()["id"]
+    second = file_bug(bugzilla_session, bugzilla_url, alias="sysaddon-webcompat-140.1").json()[
+        "id"
+    ]
     unrelated = file_bug(bugzilla_session, bugzilla_url, alias=None, whiteboard="").json()["id"]
 
     def found(**terms):
@@ -82,9 +84,7 @@ def test_request_without_api_key_must_log_in(bugzilla, bugzilla_url, session):
     assert bugzilla.bugs == {}
 
 
-def test_wrong_api_key_is_refused_without_being_echoed(
-    bugzilla_url, bugzilla_api_key, session
-):
+def test_wrong_api_key_is_refused_without_being_echoed(bugzilla_url, bugzilla_api_key, session):
     wrong_key = "not-the-local-key-42"
 
     response = session.get(f"{bugzilla_url}/bug/1", headers={"X-BUGZILLA-API-KEY": wrong_key})
@@ -115,13 +115,14 @@ def test_unknown_product_is_refused_as_not_enterable(bugzilla, bugzilla_url, bug
     assert bugzilla.bugs == {}
 
 
-def test_unknown_component_is_refused_naming_product_and_component(
-    bugzilla_url, bugzilla_session
-):
+def test_unknown_component_is_refused_naming_product_and_component(bugzilla_url, bugzilla_session):
     response = file_bug(bugzilla_session, bugzilla_url, component="Add-ons Manager")
 
     error = assert_refused(response, 404, 51)
-    assert error["message"] == "There is no component named 'Add-ons Manager' in the 'Firefox' product."
+    assert (
+        error["message"]
+        == "There is no component named 'Add-ons Manager' in the 'Firefox' product."
+    )
 
 
 @pytest.mark.parametrize(
@@ -236,9 +237,7 @@ def test_server_error_fault_answers_before_filing_anything(
     assert bugzilla.bugs == {}
 
 
-def test_throttled_request_asks_to_retry_after_a_second(
-    bugzilla, bugzilla_url, bugzilla_session
-):
+def test_throttled_request_asks_to_retry_after_a_second(bugzilla, bugzilla_url, bugzilla_session):
     bugzilla.faults.add("POST", "/rest/bug", "throttle429")
 
     response = file_bug(bugzilla_session, bugzilla_url)
@@ -248,9 +247,7 @@ def test_throttled_request_asks_to_retry_after_a_second(
     assert bugzilla.bugs == {}
 
 
-def test_fault_is_injected_only_as_many_times_as_planned(
-    bugzilla, bugzilla_url, bugzilla_session
-):
+def test_fault_is_injected_only_as_many_times_as_planned(bugzilla, bugzilla_url, bugzilla_session):
     bugzilla.faults.add("POST", r"/rest/bug", "error503", times=2)
 
     statuses = [file_bug(bugzilla_session, bugzilla_url).status_code for _ in range(3)]
