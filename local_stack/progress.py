@@ -59,6 +59,8 @@ class HistoryPrinter:
         self.write = write
         self.entered: dict[str, float] = {}
         self.waiting: set[str] = set()
+        self.failing: set[str] = set()
+        self.current = ""
 
     def feed(self, events: list[dict]) -> list[str]:
         """Print the events not printed yet; answers the signoff states now waiting."""
@@ -72,6 +74,7 @@ class HistoryPrinter:
         if kind.endswith("StateEntered"):
             name = event["stateEnteredEventDetails"]["name"]
             self.entered[name] = when
+            self.current = name
             if name in _SIGNOFF_STATES:
                 self.waiting.add(name)
         elif kind == "TaskStateExited":
@@ -79,14 +82,21 @@ class HistoryPrinter:
             name = details["name"]
             self.waiting.discard(name)
             took = when - self.entered.get(name, when)
+            if name in self.failing:
+                self.write(f"  stopped {name:<22} {took:6.1f}s")
+                return
             output = json.loads(details.get("output") or "{}")
             self.write(f"  done    {name:<22} {took:6.1f}s  {summarize(name, output)}")
+        elif kind in ("TaskSucceeded", "LambdaFunctionSucceeded"):
+            self.failing.discard(self.current)
         elif kind in ("TaskFailed", "LambdaFunctionFailed"):
             details = event.get("taskFailedEventDetails") or event.get(
                 "lambdaFunctionFailedEventDetails", {}
             )
+            self.failing.add(self.current)
             self.write(f"  failed  {details.get('error')}: {_short(details.get('cause'))}")
         elif kind == "TaskTimedOut":
+            self.failing.add(self.current)
             self.write("  timed out waiting for a decision")
         elif kind == "ExecutionSucceeded":
             self.write("  SUCCEEDED")

@@ -27,6 +27,7 @@ _SIGNATURE_SETS = (
 )
 _RDF = "{http://www.w3.org/1999/02/22-rdf-syntax-ns#}"
 _EM = "{http://www.mozilla.org/2004/em-rdf#}"
+_INSTALL_MANIFEST = "urn:mozilla:install-manifest"
 
 
 @dataclass
@@ -215,7 +216,15 @@ def _read_install_rdf(archive: zipfile.ZipFile, filename: str):
     except ElementTree.ParseError:
         raise InvalidRequest(f"the XPI {filename} has an install.rdf that is not XML") from None
 
-    manifest = root.find(f"{_RDF}Description[@{_RDF}about='urn:mozilla:install-manifest']")
+    # The about attribute is written both bare and with the RDF prefix in the wild.
+    manifest = next(
+        (
+            description
+            for description in root.iter(f"{_RDF}Description")
+            if _INSTALL_MANIFEST in (description.get("about"), description.get(f"{_RDF}about"))
+        ),
+        None,
+    )
     if manifest is None:
         raise InvalidRequest(f"the XPI {filename} has no install manifest in install.rdf")
     addon_id = _rdf_value(manifest, "id")
