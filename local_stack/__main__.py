@@ -21,12 +21,22 @@ def main(argv=None) -> int:
         prog="python -m local_stack",
         description="Start the local stack and ship a system add-on through every step.",
     )
-    parser.add_argument("--request", type=Path, default=EXAMPLE,
-                        help="the release request (default: the example add-on)")
-    parser.add_argument("--auto-approve", action="store_true",
-                        help="approve each signoff as a local QA and release-management reviewer")
-    parser.add_argument("--keep-running", action="store_true",
-                        help="keep the stack up after the execution ends (Ctrl-C stops it)")
+    parser.add_argument(
+        "--request",
+        type=Path,
+        default=EXAMPLE,
+        help="the release request (default: the example add-on)",
+    )
+    parser.add_argument(
+        "--auto-approve",
+        action="store_true",
+        help="approve each signoff as a local QA and release-management reviewer",
+    )
+    parser.add_argument(
+        "--keep-running",
+        action="store_true",
+        help="keep the stack up after the execution ends (Ctrl-C stops it)",
+    )
     parser.add_argument("--verbose", action="store_true", help="show the functions' log lines")
     args = parser.parse_args(argv)
 
@@ -79,15 +89,21 @@ def _follow(stack: LocalStack, arn: str, auto_approve: bool) -> str:
             who = signoffs.ROLES[role]
             if auto_approve:
                 print(f"  waiting for {who} signoff {signoff}: approving as {REVIEWERS[role]}")
-                signoffs.decide(signoff, signoffs.Reviewer(REVIEWERS[role], {role}), True,
-                                "approved automatically by the local stack",
-                                table_name="sysaddons-signoffs")
+                signoffs.decide(
+                    signoff,
+                    signoffs.Reviewer(REVIEWERS[role], {role}),
+                    True,
+                    "approved automatically by the local stack",
+                    table_name="sysaddons-signoffs",
+                )
             else:
-                print(f"  waiting for {who} signoff {signoff}. In another terminal:\n"
-                      f"    ./dev sysaddons --local approve {signoff} "
-                      f"--as {REVIEWERS[role]} --role {role}\n"
-                      f"    ./dev sysaddons --local reject {signoff} "
-                      f"--as {REVIEWERS[role]} --role {role} --reason '...'")
+                print(
+                    f"  waiting for {who} signoff {signoff}. In another terminal:\n"
+                    f"    ./dev sysaddons --local approve {signoff} "
+                    f"--as {REVIEWERS[role]} --role {role}\n"
+                    f"    ./dev sysaddons --local reject {signoff} "
+                    f"--as {REVIEWERS[role]} --role {role} --reason '...'"
+                )
         time.sleep(0.3)
 
 
@@ -100,7 +116,9 @@ def _report(stack: LocalStack, arn: str, request: dict) -> None:
         return
     bug = stack.bugzilla.bugs[output["tracking_bug"]["id"]]
     print(f"Bug {bug['id']}: {bug['status']} {bug.get('resolution', '')} - {bug['summary']}")
-    print(f"Balrog release {output['release']['release']} on channel {output['release']['channel']}:")
+    print(
+        f"Balrog release {output['release']['release']} on channel {output['release']['channel']}:"
+    )
     for firefox, version in output["release"]["served"].items():
         print(f"  Firefox {firefox} is served {request['addon']['id']} {version}")
     print(f"Emails sent: {len(stack.sent_emails())}")

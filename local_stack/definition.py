@@ -34,12 +34,16 @@ def render(function_arn) -> str:
     def replace(match: re.Match) -> str:
         folder = placeholder_folder(match.group(1))
         if folder not in folders:
-            raise ValueError(f"the definition names {match.group(0)}, but apex/functions/{folder} is missing")
+            raise ValueError(
+                f"the definition names {match.group(0)}, but apex/functions/{folder} is missing"
+            )
         return function_arn(folder)
 
     return _PLACEHOLDER.sub(replace, text)
 
 
-def local_function_arn(folder: str, region: str = "us-east-1", account: str = "123456789012") -> str:
+def local_function_arn(
+    folder: str, region: str = "us-east-1", account: str = "123456789012"
+) -> str:
     """The ARN a function gets when deployed with Apex: <project>_<folder>."""
     return f"arn:aws:lambda:{region}:{account}:function:{project_name()}_{folder}"

@@ -55,15 +55,14 @@ def build_xpi(
 
 def _signature_files(files: dict[str, bytes]) -> dict[str, bytes]:
     manifest_mf = "Manifest-Version: 1.0\n\n" + "".join(
-        f"Name: {path}\nDigest-Algorithms: SHA256\n"
-        f"SHA256-Digest: {base64.b64encode(hashlib.sha256(content).digest()).decode()}\n\n"
+        f"Name: {path}\nDigest-Algorithms: SHA256\nSHA256-Digest: {_digest(content)}\n\n"
         for path, content in sorted(files.items())
     )
     manifest_bytes = manifest_mf.encode()
     signature_sf = (
         "Signature-Version: 1.0\n"
         "Digest-Algorithms: SHA256\n"
-        f"SHA256-Digest-Manifest: {base64.b64encode(hashlib.sha256(manifest_bytes).digest()).decode()}\n"
+        f"SHA256-Digest-Manifest: {_digest(manifest_bytes)}\n"
     ).encode()
     key, certificate = _throwaway_signer()
     signature = (
@@ -77,6 +76,10 @@ def _signature_files(files: dict[str, bytes]) -> dict[str, bytes]:
         "META-INF/mozilla.sf": signature_sf,
         "META-INF/mozilla.rsa": signature,
     }
+
+
+def _digest(content: bytes) -> str:
+    return base64.b64encode(hashlib.sha256(content).digest()).decode()
 
 
 @lru_cache(maxsize=1)

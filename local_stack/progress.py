@@ -18,7 +18,8 @@ def summarize(state: str, output: dict) -> str:
             return f"email {output['intent_to_implement']['email']}"
         if state == "StageXpi":
             staged = output["staged_xpi"]
-            return f"s3://{staged['bucket']}/{staged['key']} ({'uploaded' if staged['uploaded'] else 'already there'})"
+            state = "uploaded" if staged["uploaded"] else "already there"
+            return f"s3://{staged['bucket']}/{staged['key']} ({state})"
         if state == "PublishToTestChannel":
             test = output["test_channel"]
             return f"{test['channel']} serves {test['release']} ({_changes(test['changes'])})"
@@ -64,7 +65,7 @@ class HistoryPrinter:
 
     def feed(self, events: list[dict]) -> list[str]:
         """Print the events not printed yet; answers the signoff states now waiting."""
-        for event in events[self.seen:]:
+        for event in events[self.seen :]:
             self._print(event)
         self.seen = len(events)
         return sorted(self.waiting)

@@ -72,8 +72,12 @@ def _definition_arn(folder: str) -> str:
 class LocalStack:
     """Starts, seeds and stops every local service the workflow talks to."""
 
-    def __init__(self, work_dir: Path | None = None, quiet_lambda_logs: bool = True,
-                 extra_function_env: dict[str, str] | None = None):
+    def __init__(
+        self,
+        work_dir: Path | None = None,
+        quiet_lambda_logs: bool = True,
+        extra_function_env: dict[str, str] | None = None,
+    ):
         self.work_dir = Path(work_dir or tempfile.mkdtemp(prefix="sysaddons-local-"))
         self.quiet_lambda_logs = quiet_lambda_logs
         self.extra_function_env = extra_function_env or {}
@@ -213,19 +217,29 @@ class LocalStack:
     def _seed_balrog(self) -> None:
         self.balrog.seed_release(
             BASELINE_RELEASE,
-            {"name": BASELINE_RELEASE, "schema_version": 5000, "hashFunction": "sha512",
-             "addons": BASELINE_ADDONS},
+            {
+                "name": BASELINE_RELEASE,
+                "schema_version": 5000,
+                "hashFunction": "sha512",
+                "addons": BASELINE_ADDONS,
+            },
         )
         for channel in ("release", "release-sysaddon"):
             self.balrog.seed_rule(
-                product="SystemAddons", channel=channel, mapping=BASELINE_RELEASE,
-                backgroundRate=100, priority=50, update_type="minor",
+                product="SystemAddons",
+                channel=channel,
+                mapping=BASELINE_RELEASE,
+                backgroundRate=100,
+                priority=50,
+                update_type="minor",
                 comment=f"every Firefox on {channel}",
             )
 
     def upload_signed_xpi(self, key: str, content: bytes) -> str:
         """Put an XPI where signed XPIs come from; answers its s3:// address."""
-        boto3.client("s3", region_name=REGION).put_object(Bucket=SIGNED_BUCKET, Key=key, Body=content)
+        boto3.client("s3", region_name=REGION).put_object(
+            Bucket=SIGNED_BUCKET, Key=key, Body=content
+        )
         return f"s3://{SIGNED_BUCKET}/{key}"
 
     def upload_example_xpi(self, request: dict) -> None:
@@ -241,7 +255,7 @@ class LocalStack:
         )["executionArn"]
 
     def wait_for(self, execution_arn: str, timeout: float = 120.0, until=None) -> dict:
-        """Poll until the execution ends (or ``until(history)`` holds); answers describe_execution."""
+        """Poll until the execution ends or ``until(history)`` holds; answers its description."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             described = self.sfn.describe_execution(executionArn=execution_arn)
@@ -257,7 +271,9 @@ class LocalStack:
         events, token = [], None
         while True:
             page = self.sfn.get_execution_history(
-                executionArn=execution_arn, maxResults=1000, **({"nextToken": token} if token else {})
+                executionArn=execution_arn,
+                maxResults=1000,
+                **({"nextToken": token} if token else {}),
             )
             events.extend(page["events"])
             token = page.get("nextToken")
@@ -269,8 +285,11 @@ class LocalStack:
         from moto.ses.models import ses_backends
 
         return [
-            {"to": message.destinations.get("ToAddresses", []), "subject": message.subject,
-             "body": message.body}
+            {
+                "to": message.destinations.get("ToAddresses", []),
+                "subject": message.subject,
+                "body": message.body,
+            }
             for message in ses_backends[ACCOUNT][REGION].sent_messages
         ]
 
@@ -281,12 +300,17 @@ class LocalStack:
 
     def _write_state_file(self) -> None:
         STATE_FILE.parent.mkdir(parents=True, exist_ok=True)
-        STATE_FILE.write_text(json.dumps({
-            "pid": os.getpid(),
-            "aws_endpoint_url": self.moto_url,
-            "region": REGION,
-            "state_machine_arn": self.state_machine_arn,
-            "signoff_table": SIGNOFF_TABLE,
-            "bugzilla_url": self.bugzilla_server.url,
-            "balrog_url": self.balrog_server.url,
-        }, indent=2))
+        STATE_FILE.write_text(
+            json.dumps(
+                {
+                    "pid": os.getpid(),
+                    "aws_endpoint_url": self.moto_url,
+                    "region": REGION,
+                    "state_machine_arn": self.state_machine_arn,
+                    "signoff_table": SIGNOFF_TABLE,
+                    "bugzilla_url": self.bugzilla_server.url,
+                    "balrog_url": self.balrog_server.url,
+                },
+                indent=2,
+            )
+        )

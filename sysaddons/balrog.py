@@ -17,8 +17,17 @@ from sysaddons.versions import version_key
 # Fields that narrow a rule to some clients only; a rule with any of them set does not serve
 # "every Firefox on this channel and version", so the workflow never treats it as the base.
 NARROWING_FIELDS = (
-    "buildTarget", "buildID", "locale", "osVersion", "distribution", "distVersion",
-    "headerArchitecture", "instructionSet", "memory", "mig64", "jaws",
+    "buildTarget",
+    "buildID",
+    "locale",
+    "osVersion",
+    "distribution",
+    "distVersion",
+    "headerArchitecture",
+    "instructionSet",
+    "memory",
+    "mig64",
+    "jaws",
 )
 
 
@@ -72,7 +81,9 @@ class BalrogClient:
                 raise RemoteUnavailable(
                     f"Balrog's Auth0 token could not be fetched ({type(error).__name__})"
                 ) from None
-            raise BalrogRefused(f"Balrog's Auth0 refused the credentials (HTTP {status})") from None
+            raise BalrogRefused(
+                f"Balrog's Auth0 refused the credentials (HTTP {status})"
+            ) from None
 
     def release(self, name: str) -> Release | None:
         """The named release, or None if Balrog has none by that name."""
@@ -110,7 +121,9 @@ class BalrogClient:
         self._check(response, f"reading rule {rule_id}")
         fields = dict(response.json())
         fields.setdefault("rule_id", rule_id)
-        fields["data_version"] = int(response.headers.get("X-Data-Version", fields["data_version"]))
+        fields["data_version"] = int(
+            response.headers.get("X-Data-Version", fields["data_version"])
+        )
         return Rule(fields)
 
     def create_rule(self, fields: dict) -> int:
@@ -138,14 +151,26 @@ class BalrogClient:
         path = "/".join(
             quote(part, safe="")
             for part in (
-                "update", "3", BALROG_PRODUCT, firefox_version, "20250101000000",
-                s.verify_build_target, s.verify_locale, channel, s.verify_os_version,
-                "default", "default", "update.xml",
+                "update",
+                "3",
+                BALROG_PRODUCT,
+                firefox_version,
+                "20250101000000",
+                s.verify_build_target,
+                s.verify_locale,
+                channel,
+                s.verify_os_version,
+                "default",
+                "default",
+                "update.xml",
             )
         )
         # The public endpoint is what Firefox asks: no credentials go to it.
         response = http.send(
-            http.new_session(), "GET", f"{s.public_url}/{path}", "Balrog's public endpoint",
+            http.new_session(),
+            "GET",
+            f"{s.public_url}/{path}",
+            "Balrog's public endpoint",
             timeout=s.timeout_seconds,
         )
         if response.status_code != 200:
@@ -161,8 +186,12 @@ class BalrogClient:
 
     def _send(self, method: str, path: str, **kwargs):
         return http.send(
-            self.session, method, self.settings.api_root + path, "Balrog",
-            timeout=self.settings.timeout_seconds, **kwargs,
+            self.session,
+            method,
+            self.settings.api_root + path,
+            "Balrog",
+            timeout=self.settings.timeout_seconds,
+            **kwargs,
         )
 
     def _check(self, response, doing: str) -> None:
@@ -201,9 +230,13 @@ def rule_serves(rule: Rule, channel: str, firefox_version: str) -> bool:
         return True
     for operator in ("<=", ">=", "<", ">"):
         if expression.startswith(operator):
-            left, right = version_key(firefox_version), version_key(expression[len(operator):])
-            return {"<=": left <= right, ">=": left >= right, "<": left < right,
-                    ">": left > right}[operator]
+            left, right = version_key(firefox_version), version_key(expression[len(operator) :])
+            return {
+                "<=": left <= right,
+                ">=": left >= right,
+                "<": left < right,
+                ">": left > right,
+            }[operator]
     return firefox_version in [part.strip() for part in expression.split(",")]
 
 
@@ -216,7 +249,7 @@ def serving_rule(rules: list[Rule], channel: str, firefox_versions: list[str]) -
     winners = {}
     for firefox_version in firefox_versions:
         candidates = [rule for rule in rules if rule_serves(rule, channel, firefox_version)]
-        best = max(candidates, key=lambda rule: (rule.fields.get("priority") or 0), default=None)
+        best = max(candidates, key=lambda rule: rule.fields.get("priority") or 0, default=None)
         winners[firefox_version] = best
     ids = {rule.id if rule else None for rule in winners.values()}
     if len(ids) > 1:

@@ -63,12 +63,14 @@ def bundle_changes(before: dict, after: dict) -> list[dict]:
             change = "removed"
         else:
             change = "updated"
-        changes.append({
-            "addon": addon_id,
-            "change": change,
-            "version_before": old.get("version") if old else None,
-            "version_after": new.get("version") if new else None,
-        })
+        changes.append(
+            {
+                "addon": addon_id,
+                "change": change,
+                "version_before": old.get("version") if old else None,
+                "version_after": new.get("version") if new else None,
+            }
+        )
     return changes
 
 
@@ -152,8 +154,16 @@ def serve_addon(
 
         if rule is not None and before.get(addon_id) == entry:
             # A retry after a write whose answer was lost: the channel already serves us.
-            return Shipment(channel, rule.mapping, rule.id, rule.fields.get("alias"), None,
-                            False, bundle_changes(before, before), already_served=True)
+            return Shipment(
+                channel,
+                rule.mapping,
+                rule.id,
+                rule.fields.get("alias"),
+                None,
+                False,
+                bundle_changes(before, before),
+                already_served=True,
+            )
 
         after = {**before, addon_id: entry}
         release = ensure_release(client, release_base_name, after)
@@ -178,12 +188,17 @@ def serve_addon(
             else:
                 shipment.rule_id = _create_rule(client, shipment, firefox_versions, rule)
         except Outdated as conflict:
-            log.event("Balrog data_version conflict; re-reading", attempt=attempt,
-                      detail=str(conflict))
+            log.event(
+                "Balrog data_version conflict; re-reading", attempt=attempt, detail=str(conflict)
+            )
             time.sleep(random.uniform(0.05, 0.3) * attempt)
             continue
-        log.event("channel now serves the release", channel=channel, release=release,
-                  rule_id=shipment.rule_id)
+        log.event(
+            "channel now serves the release",
+            channel=channel,
+            release=release,
+            rule_id=shipment.rule_id,
+        )
         return shipment
 
     raise BalrogConflict(

@@ -1,4 +1,4 @@
-"""What every remote call shares: one timeout, and one rule for which failures are worth a retry."""
+"""What every remote call shares: a timeout, and one rule for which failures merit a retry."""
 
 import requests
 
@@ -19,7 +19,9 @@ def send(session: requests.Session, method: str, url: str, service: str, **kwarg
     try:
         response = session.request(method, url, **kwargs)
     except requests.Timeout:
-        raise RemoteUnavailable(f"{service} did not answer {method} {_path(url)} in time") from None
+        raise RemoteUnavailable(
+            f"{service} did not answer {method} {_path(url)} in time"
+        ) from None
     except requests.ConnectionError:
         raise RemoteUnavailable(
             f"{service} dropped the connection during {method} {_path(url)}; "

@@ -48,7 +48,8 @@ def send_once(notice_id: str, settings: MailSettings, to: list[str], subject: st
         ) from None
 
     message_id = answer["MessageId"]
-    ledger.write(notice_id, kind="email", status="sent", to=to, subject=subject,
-                 message_id=message_id)
+    ledger.write(
+        notice_id, kind="email", status="sent", to=to, subject=subject, message_id=message_id
+    )
     log.event("email sent", notice=notice_id, message_id=message_id, recipients=len(to))
     return {"status": "sent", "message_id": message_id, "to": to}

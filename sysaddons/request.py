@@ -77,8 +77,9 @@ def check_sense(request: dict) -> None:
         )
 
     timeline = request["timeline"]
-    qa_by, ship_by = date.fromisoformat(timeline["qa_signoff_by"]), date.fromisoformat(
-        timeline["ship_by"]
+    qa_by, ship_by = (
+        date.fromisoformat(timeline["qa_signoff_by"]),
+        date.fromisoformat(timeline["ship_by"]),
     )
     if ship_by < qa_by:
         raise InvalidRequest(

@@ -1,4 +1,4 @@
-"""Settings of the workflow's functions, read from their environment (project.json, function.json)."""
+"""The functions' settings, read from their environment (project.json, function.json)."""
 
 import os
 from dataclasses import dataclass

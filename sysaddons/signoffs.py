@@ -16,8 +16,8 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from sysaddons import log
-from sysaddons.ledger import plain
 from sysaddons.errors import RemoteUnavailable, SignoffNotDecidable
+from sysaddons.ledger import plain
 from sysaddons.settings import self_signoff_allowed, signoff_table
 
 ROLES = {"qa": "QA", "relman": "release management"}
@@ -170,8 +170,12 @@ def decide(
         raise RemoteUnavailable(
             f"Step Functions could not be reached; signoff {signoff} is still pending"
         ) from None
-    log.event("signoff decided", signoff=signoff, decision=decision["decision"],
-              decided_by=reviewer.email)
+    log.event(
+        "signoff decided",
+        signoff=signoff,
+        decision=decision["decision"],
+        decided_by=reviewer.email,
+    )
     return decision
 
 

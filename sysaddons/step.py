@@ -62,12 +62,22 @@ def step(handler):
         try:
             result = handler(parsed, context)
         except WorkflowError as error:
-            log.event("step failed", level="ERROR", error=type(error).__name__, cause=str(error),
-                      duration_ms=_since(started))
+            log.event(
+                "step failed",
+                level="ERROR",
+                error=type(error).__name__,
+                cause=str(error),
+                duration_ms=_since(started),
+            )
             raise
         except Exception as error:
-            log.event("step failed unexpectedly", level="ERROR", error=type(error).__name__,
-                      cause=str(error)[:500], duration_ms=_since(started))
+            log.event(
+                "step failed unexpectedly",
+                level="ERROR",
+                error=type(error).__name__,
+                cause=str(error)[:500],
+                duration_ms=_since(started),
+            )
             raise
         log.event("step done", duration_ms=_since(started))
         return result

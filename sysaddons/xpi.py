@@ -81,8 +81,13 @@ def _fetch_over_https(location: str, settings: XpiSettings) -> bytes:
     for _ in range(_MAX_REDIRECTS + 1):
         _check_host(url, settings, location)
         response = http.send(
-            session, "GET", url, "the XPI host",
-            stream=True, allow_redirects=False, timeout=settings.timeout_seconds,
+            session,
+            "GET",
+            url,
+            "the XPI host",
+            stream=True,
+            allow_redirects=False,
+            timeout=settings.timeout_seconds,
         )
         if response.is_redirect:
             url = urljoin(url, response.headers.get("Location", ""))
@@ -202,8 +207,11 @@ def _read_manifest_json(archive: zipfile.ZipFile, filename: str):
         )
     if not isinstance(version, str) or not version:
         raise InvalidRequest(f"the XPI {filename} has no version in manifest.json")
-    return addon_id, version, _text(gecko.get("strict_min_version")), _text(
-        gecko.get("strict_max_version")
+    return (
+        addon_id,
+        version,
+        _text(gecko.get("strict_min_version")),
+        _text(gecko.get("strict_max_version")),
     )
 
 

@@ -15,13 +15,21 @@ LOCAL_STATE = os.path.join(
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="sysaddons", description=__doc__.split(":", 1)[1].strip())
-    parser.add_argument("--local", action="store_true",
-                        help="talk to the local stack started by ./dev ship-example")
+    parser = argparse.ArgumentParser(
+        prog="sysaddons", description=__doc__.split(":", 1)[1].strip()
+    )
+    parser.add_argument(
+        "--local",
+        action="store_true",
+        help="talk to the local stack started by ./dev ship-example",
+    )
     parser.add_argument("--region", help="AWS region (default: from your AWS configuration)")
     parser.add_argument("--profile", help="AWS profile to use")
-    parser.add_argument("--table", default=os.environ.get("SIGNOFF_TABLE", "sysaddons-signoffs"),
-                        help="the signoff table (default: %(default)s)")
+    parser.add_argument(
+        "--table",
+        default=os.environ.get("SIGNOFF_TABLE", "sysaddons-signoffs"),
+        help="the signoff table (default: %(default)s)",
+    )
     parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -32,8 +40,9 @@ def main(argv=None) -> int:
         command = commands.add_parser(verb, help=f"{verb} a pending signoff")
         command.add_argument("signoff", help="the signoff id, as `sysaddons signoffs` shows it")
         command.add_argument("--as", dest="reviewer", required=True, help="your email address")
-        command.add_argument("--role", required=True, choices=sorted(signoffs.ROLES),
-                             help="the role you decide in")
+        command.add_argument(
+            "--role", required=True, choices=sorted(signoffs.ROLES), help="the role you decide in"
+        )
         command.add_argument("--reason", default="", help="why (required to reject)")
 
     args = parser.parse_args(argv)
@@ -82,9 +91,11 @@ def _list(args) -> int:
         return 0
     for item in shown:
         expires = datetime.fromtimestamp(int(item["expires_at"]), timezone.utc)
-        print(f"{item['signoff_id']}  {item['status']:<8} {signoffs.ROLES[item['role']]:<19} "
-              f"{item['addon_name']} {item['version']}  bug {item['bug_id']}  "
-              f"by {item['requested_by']}  expires {expires:%Y-%m-%d %H:%M}Z")
+        print(
+            f"{item['signoff_id']}  {item['status']:<8} {signoffs.ROLES[item['role']]:<19} "
+            f"{item['addon_name']} {item['version']}  bug {item['bug_id']}  "
+            f"by {item['requested_by']}  expires {expires:%Y-%m-%d %H:%M}Z"
+        )
     return 0
 
 

@@ -15,6 +15,7 @@ EXAMPLE = json.loads(
     (ROOT / "state_machines" / "system_addons" / "examples" / "example-addon.json").read_text()
 )
 _names = itertools.count(1)
+EXECUTION_ARN_PREFIX = "arn:aws:states:us-east-1:123456789012:execution:system-addons:"
 
 
 @pytest.fixture(scope="session")
@@ -28,8 +29,11 @@ def stack(tmp_path_factory):
 def lambda_client(stack):
     """A Lambda client on the local endpoint, to invoke one function on its own."""
     return boto3.client(
-        "lambda", endpoint_url=stack.functions.url, region_name="us-east-1",
-        aws_access_key_id="local", aws_secret_access_key="local",
+        "lambda",
+        endpoint_url=stack.functions.url,
+        region_name="us-east-1",
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
     )
 
 
@@ -44,7 +48,9 @@ def make_request(stack, shortname: str, version: str = "1.0.0", upload=True, **o
     addon_id = f"{shortname}@mozilla.org"
     key = f"{shortname}/{shortname}-{version}.xpi"
     request["addon"].update(
-        id=addon_id, name=f"{shortname} fix", version=version,
+        id=addon_id,
+        name=f"{shortname} fix",
+        version=version,
         xpi_url=f"s3://sysaddons-signed/{key}",
     )
     for field, value in overrides.items():
@@ -58,7 +64,7 @@ def step_event(request: dict, execution_name: str, state: str, **workflow) -> di
     """The event the definition sends a Task, for invoking a function on its own."""
     return {
         "workflow": {**request, **workflow},
-        "execution": f"arn:aws:states:us-east-1:123456789012:execution:system-addons:{execution_name}",
+        "execution": f"{EXECUTION_ARN_PREFIX}{execution_name}",
         "execution_name": execution_name,
         "state": state,
     }

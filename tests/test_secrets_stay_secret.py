@@ -12,8 +12,11 @@ def test_no_credential_appears_in_logs_history_or_output(stack):
     _, described = run(stack, request)
     assert described["status"] == "SUCCEEDED", described.get("cause")
 
-    credentials = [stack.bugzilla_key, stack.balrog_credentials["client_secret"],
-                   *stack.balrog._tokens]
+    credentials = [
+        stack.bugzilla_key,
+        stack.balrog_credentials["client_secret"],
+        *stack.balrog._tokens,
+    ]
     logs = "\n".join(line for _, line in stack.lambda_log)
     history = json.dumps(stack.history(described["executionArn"]), default=str)
     assert "step failed" in logs  # the 503 was logged, as a named error

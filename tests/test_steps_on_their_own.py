@@ -11,8 +11,9 @@ from tests.conftest import invoke, make_request, step_event, unique_name
 
 
 def validated(lambda_client, request, name):
-    checked, error = invoke(lambda_client, "validate_request",
-                            step_event(request, name, "ValidateRequest"))
+    checked, error = invoke(
+        lambda_client, "validate_request", step_event(request, name, "ValidateRequest")
+    )
     assert error is None, checked
     return checked
 
@@ -28,28 +29,43 @@ def test_validate_request_reports_the_xpi_facts(stack, lambda_client):
     assert checked["signoff_timeout_seconds"] == 604800
 
 
-@pytest.mark.parametrize("change, message", [
-    ({"firefox_versions": ["134.0.1", "134.0"]}, "must be listed oldest first"),
-    ({"firefox_versions": ["120.0"]}, "older than the add-on's strict_min_version 128.0"),
-    ({"timeline": {"qa_signoff_by": "2026-12-20", "ship_by": "2026-12-01"}},
-     "timeline.ship_by 2026-12-01 is before timeline.qa_signoff_by"),
-    ({"requested_by": 42}, "requested_by 42: must be the email address"),
-    ({"bugzilla": {"product": "Firefox"}}, "must name an existing bug_id, or the product and component"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"firefox_versions": ["134.0.1", "134.0"]}, "must be listed oldest first"),
+        ({"firefox_versions": ["120.0"]}, "older than the add-on's strict_min_version 128.0"),
+        (
+            {"timeline": {"qa_signoff_by": "2026-12-20", "ship_by": "2026-12-01"}},
+            "timeline.ship_by 2026-12-01 is before timeline.qa_signoff_by",
+        ),
+        ({"requested_by": 42}, "requested_by 42: must be the email address"),
+        (
+            {"bugzilla": {"product": "Firefox"}},
+            "must name an existing bug_id, or the product and component",
+        ),
+    ],
+)
 def test_validate_request_names_the_field_at_fault(stack, lambda_client, change, message):
     request = make_request(stack, "faulty", **change)
-    answer, error = invoke(lambda_client, "validate_request",
-                           step_event(request, unique_name("faulty"), "ValidateRequest"))
+    answer, error = invoke(
+        lambda_client,
+        "validate_request",
+        step_event(request, unique_name("faulty"), "ValidateRequest"),
+    )
     assert error == "InvalidRequest"
     assert message in answer["errorMessage"]
 
 
 def test_validate_request_refuses_an_unsigned_xpi(stack, lambda_client):
     request = make_request(stack, "unsigned", upload=False)
-    stack.upload_signed_xpi("unsigned/unsigned-1.0.0.xpi",
-                            build_xpi("unsigned@mozilla.org", "1.0.0", signed=False))
-    answer, error = invoke(lambda_client, "validate_request",
-                           step_event(request, unique_name("unsigned"), "ValidateRequest"))
+    stack.upload_signed_xpi(
+        "unsigned/unsigned-1.0.0.xpi", build_xpi("unsigned@mozilla.org", "1.0.0", signed=False)
+    )
+    answer, error = invoke(
+        lambda_client,
+        "validate_request",
+        step_event(request, unique_name("unsigned"), "ValidateRequest"),
+    )
     assert error == "InvalidRequest"
     assert "is not signed: META-INF/ lacks" in answer["errorMessage"]
 
@@ -57,11 +73,16 @@ def test_validate_request_refuses_an_unsigned_xpi(stack, lambda_client):
 def test_validate_request_refuses_a_bucket_it_does_not_take_xpis_from(stack, lambda_client):
     request = make_request(stack, "elsewhere")
     request["addon"]["xpi_url"] = "s3://someone-elses-bucket/elsewhere-1.0.0.xpi"
-    answer, error = invoke(lambda_client, "validate_request",
-                           step_event(request, unique_name("elsewhere"), "ValidateRequest"))
+    answer, error = invoke(
+        lambda_client,
+        "validate_request",
+        step_event(request, unique_name("elsewhere"), "ValidateRequest"),
+    )
     assert error == "InvalidRequest"
-    assert "bucket 'someone-elses-bucket' is not one the workflow takes XPIs from" in answer[
-        "errorMessage"]
+    assert (
+        "bucket 'someone-elses-bucket' is not one the workflow takes XPIs from"
+        in answer["errorMessage"]
+    )
 
 
 def test_create_tracking_bug_twice_files_one_bug(stack, lambda_client):
@@ -85,29 +106,42 @@ def test_create_tracking_bug_uses_the_bug_the_request_names(stack, lambda_client
     request = make_request(stack, "named")
     name = unique_name("named")
     checked = validated(lambda_client, request, name)
-    existing, _ = invoke(lambda_client, "create_tracking_bug",
-                         step_event(request, name, "CreateTrackingBug", checked=checked))
+    existing, _ = invoke(
+        lambda_client,
+        "create_tracking_bug",
+        step_event(request, name, "CreateTrackingBug", checked=checked),
+    )
     bugs_before = len(stack.bugzilla.bugs)
 
     request["bugzilla"] = {"bug_id": existing["id"]}
-    answer, error = invoke(lambda_client, "create_tracking_bug",
-                           step_event(request, name, "CreateTrackingBug", checked=checked))
+    answer, error = invoke(
+        lambda_client,
+        "create_tracking_bug",
+        step_event(request, name, "CreateTrackingBug", checked=checked),
+    )
     assert error is None and answer["id"] == existing["id"] and answer["filed"] is False
     assert len(stack.bugzilla.bugs) == bugs_before
 
     request["bugzilla"] = {"bug_id": 99999999}
-    answer, error = invoke(lambda_client, "create_tracking_bug",
-                           step_event(request, name, "CreateTrackingBug", checked=checked))
+    answer, error = invoke(
+        lambda_client,
+        "create_tracking_bug",
+        step_event(request, name, "CreateTrackingBug", checked=checked),
+    )
     assert error == "InvalidRequest" and "no such bug" in answer["errorMessage"]
 
 
 def test_unknown_bugzilla_component_is_an_invalid_request(stack, lambda_client):
-    request = make_request(stack, "nocomponent",
-                           bugzilla={"product": "Firefox", "component": "Nope"})
+    request = make_request(
+        stack, "nocomponent", bugzilla={"product": "Firefox", "component": "Nope"}
+    )
     name = unique_name("nocomponent")
     checked = validated(lambda_client, request, name)
-    answer, error = invoke(lambda_client, "create_tracking_bug",
-                           step_event(request, name, "CreateTrackingBug", checked=checked))
+    answer, error = invoke(
+        lambda_client,
+        "create_tracking_bug",
+        step_event(request, name, "CreateTrackingBug", checked=checked),
+    )
     assert error == "InvalidRequest"
     assert "There is no component named 'Nope'" in answer["errorMessage"]
 
@@ -116,8 +150,11 @@ def _through_bug(stack, lambda_client, shortname):
     request = make_request(stack, shortname)
     name = unique_name(shortname)
     checked = validated(lambda_client, request, name)
-    bug, _ = invoke(lambda_client, "create_tracking_bug",
-                    step_event(request, name, "CreateTrackingBug", checked=checked))
+    bug, _ = invoke(
+        lambda_client,
+        "create_tracking_bug",
+        step_event(request, name, "CreateTrackingBug", checked=checked),
+    )
     return request, name, {"checked": checked, "tracking_bug": bug}
 
 
@@ -146,21 +183,26 @@ def test_stage_xpi_skips_same_bytes_and_refuses_different_bytes(stack, lambda_cl
     assert first["key"] == key
 
     s3 = boto3.client("s3")
-    s3.put_object(Bucket="sysaddons-archive", Key=key, Body=b"other bytes",
-                  Metadata={"sha512": "0" * 128})
+    s3.put_object(
+        Bucket="sysaddons-archive", Key=key, Body=b"other bytes", Metadata={"sha512": "0" * 128}
+    )
     answer, error = invoke(lambda_client, "stage_xpi", event)
     assert error == "StagingConflict"
     assert "never overwritten" in answer["errorMessage"]
     assert s3.get_object(Bucket="sysaddons-archive", Key=key)["Body"].read() == b"other bytes"
 
 
-def test_request_signoff_retried_records_one_signoff_and_tells_reviewers_once(stack,
-                                                                              lambda_client):
+def test_request_signoff_retried_records_one_signoff_and_tells_reviewers_once(
+    stack, lambda_client
+):
     request, name, state = _through_bug(stack, lambda_client, "asking")
     staged, _ = invoke(lambda_client, "stage_xpi", step_event(request, name, "StageXpi", **state))
     state["staged_xpi"] = staged
-    published, error = invoke(lambda_client, "publish_to_test_channel",
-                              step_event(request, name, "PublishToTestChannel", **state))
+    published, error = invoke(
+        lambda_client,
+        "publish_to_test_channel",
+        step_event(request, name, "PublishToTestChannel", **state),
+    )
     assert error is None, published
     state["test_channel"] = published
 
@@ -173,7 +215,10 @@ def test_request_signoff_retried_records_one_signoff_and_tells_reviewers_once(st
     item = signoffs.get(signoffs.signoff_id(name, "qa"), table_name="sysaddons-signoffs")
     assert item["task_token"] == "token-of-the-retry" and item["status"] == "pending"
     assert item["changes"] == published["changes"]
-    assert len([e for e in stack.sent_emails() if "QA signoff needed: asking fix" in e["subject"]]) == 1
+    assert (
+        len([e for e in stack.sent_emails() if "QA signoff needed: asking fix" in e["subject"]])
+        == 1
+    )
     comments = stack.bugzilla.bugs[state["tracking_bug"]["id"]]["comments"]
     assert sum("waits for QA signoff" in c["text"] for c in comments) == 1
 
@@ -186,8 +231,9 @@ def test_the_definition_passes_statelint(tmp_path):
 
     rendered = tmp_path / "definition.json"
     rendered.write_text(render(local_function_arn))
-    linted = subprocess.run([sys.executable, "-m", "statelint", str(rendered)],
-                            capture_output=True, text=True)
+    linted = subprocess.run(
+        [sys.executable, "-m", "statelint", str(rendered)], capture_output=True, text=True
+    )
     assert linted.returncode == 0, linted.stdout + linted.stderr
     states = json.loads(rendered.read_text())["States"]
     assert states["Stopped"]["ErrorPath"] == "$.error.Error"
@@ -199,6 +245,7 @@ def test_statelint_catches_a_broken_definition(tmp_path):
 
     broken = tmp_path / "broken.json"
     broken.write_text(json.dumps({"StartAt": "Nowhere", "States": {"A": {"Type": "Succeed"}}}))
-    linted = subprocess.run([sys.executable, "-m", "statelint", str(broken)],
-                            capture_output=True, text=True)
+    linted = subprocess.run(
+        [sys.executable, "-m", "statelint", str(broken)], capture_output=True, text=True
+    )
     assert linted.returncode != 0

@@ -48,11 +48,14 @@ def emails_about(stack, text):
 
 def served(stack, channel, firefox_version):
     """What Balrog's public endpoint serves a Firefox: add-on id to version."""
-    import requests
     from xml.etree import ElementTree
 
-    url = (f"{stack.balrog_server.url}/update/3/SystemAddons/{firefox_version}/20250101000000/"
-           f"WINNT_x86_64-msvc-x64/en-US/{channel}/Windows_NT%2010.0/default/default/update.xml")
+    import requests
+
+    url = (
+        f"{stack.balrog_server.url}/update/3/SystemAddons/{firefox_version}/20250101000000/"
+        f"WINNT_x86_64-msvc-x64/en-US/{channel}/Windows_NT%2010.0/default/default/update.xml"
+    )
     root = ElementTree.fromstring(requests.get(url, verify=str(stack.tls.ca_path)).content)
     addons = root.find("addons")
     return {} if addons is None else {a.get("id"): a.get("version") for a in addons}
@@ -91,8 +94,10 @@ def test_qa_rejection_restores_the_test_rule_and_says_why_on_the_bug(stack):
     assert "rejected@mozilla.org" not in served(stack, "release", "141.0")
     bug = bugs_for(stack, "rejected@mozilla.org")[0]
     assert bug["status"] != "RESOLVED"
-    assert any("a reviewer rejected it" in c["text"] and "breaks video playback" in c["text"]
-               for c in bug["comments"])
+    assert any(
+        "a reviewer rejected it" in c["text"] and "breaks video playback" in c["text"]
+        for c in bug["comments"]
+    )
     item = signoffs.get(signoffs.signoff_id(name, "qa"), table_name="sysaddons-signoffs")
     assert (item["status"], item["decided_by"]) == ("rejected", QA.email)
 
@@ -117,9 +122,11 @@ def test_bugzilla_failing_twice_then_filing_gives_one_bug(stack):
 
     assert described["status"] == "SUCCEEDED", described.get("cause")
     assert len(bugs_for(stack, "flaky@mozilla.org")) == 1
-    failures = [e["lambdaFunctionFailedEventDetails"]["error"]
-                for e in stack.history(described["executionArn"])
-                if e["type"] == "LambdaFunctionFailed"]
+    failures = [
+        e["lambdaFunctionFailedEventDetails"]["error"]
+        for e in stack.history(described["executionArn"])
+        if e["type"] == "LambdaFunctionFailed"
+    ]
     assert failures == ["RemoteUnavailable"] * 2
 
 
@@ -137,17 +144,21 @@ def test_retry_after_lost_response_files_one_bug(stack):
 
 
 def test_invalid_request_fails_at_once_and_creates_nothing(stack):
-    bugs, releases, rules = len(stack.bugzilla.bugs), dict(stack.balrog.releases), dict(
-        stack.balrog.rules
+    bugs, releases, rules = (
+        len(stack.bugzilla.bugs),
+        dict(stack.balrog.releases),
+        dict(stack.balrog.rules),
     )
     emails = len(stack.sent_emails())
     archive = boto3.client("s3").list_objects_v2(Bucket="sysaddons-archive").get("KeyCount", 0)
-    request = make_request(stack, "mismatch", version="2.0.0", upload=False,
-                           firefox_versions=["145.0"])
+    request = make_request(
+        stack, "mismatch", version="2.0.0", upload=False, firefox_versions=["145.0"]
+    )
     from local_stack.example_xpi import build_xpi
 
-    stack.upload_signed_xpi("mismatch/mismatch-2.0.0.xpi",
-                            build_xpi("mismatch@mozilla.org", "1.9.0"))
+    stack.upload_signed_xpi(
+        "mismatch/mismatch-2.0.0.xpi", build_xpi("mismatch@mozilla.org", "1.9.0")
+    )
     name, described = run(stack, request)
 
     assert (described["status"], described["error"]) == ("FAILED", "InvalidRequest")
@@ -155,10 +166,16 @@ def test_invalid_request_fails_at_once_and_creates_nothing(stack):
     assert len(stack.bugzilla.bugs) == bugs
     assert stack.balrog.releases.keys() == releases.keys() and stack.balrog.rules == rules
     assert len(stack.sent_emails()) == emails
-    assert boto3.client("s3").list_objects_v2(Bucket="sysaddons-archive").get("KeyCount", 0) == archive
+    assert (
+        boto3.client("s3").list_objects_v2(Bucket="sysaddons-archive").get("KeyCount", 0)
+        == archive
+    )
     assert signoffs.get(signoffs.signoff_id(name, "qa"), table_name="sysaddons-signoffs") is None
-    states = [e["stateEnteredEventDetails"]["name"] for e in stack.history(described["executionArn"])
-              if e["type"].endswith("StateEntered")]
+    states = [
+        e["stateEnteredEventDetails"]["name"]
+        for e in stack.history(described["executionArn"])
+        if e["type"].endswith("StateEntered")
+    ]
     assert states == ["ValidateRequest", "ReportFailure", "Stopped"]
 
 
@@ -173,7 +190,8 @@ def test_release_keeps_both_other_add_ons_exactly_as_they_were(stack):
     addons = stack.balrog.releases[release]["blob"]["addons"]
     assert {key: addons[key] for key in BASELINE_ADDONS} == BASELINE_ADDONS
     assert addons["formautofill@mozilla.org"]["platforms"]["default"] == {
-        "alias": "WINNT_x86_64-msvc-x64"}
+        "alias": "WINNT_x86_64-msvc-x64"
+    }
     assert served(stack, "release", "146.0") == {**BASELINE, "bundled@mozilla.org": "1.0.0"}
     assert served(stack, "release", "139.0") == BASELINE  # other versions are not touched
 
@@ -203,29 +221,57 @@ def test_balrog_conflict_is_re_read_and_re_merged_never_overwritten(stack):
     from local_stack.stack import BASELINE_ADDONS, BASELINE_RELEASE
 
     rule_id = stack.balrog.seed_rule(
-        product="SystemAddons", channel="release", version="149.0", mapping=BASELINE_RELEASE,
-        backgroundRate=100, priority=60, update_type="minor",
+        product="SystemAddons",
+        channel="release",
+        version="149.0",
+        mapping=BASELINE_RELEASE,
+        backgroundRate=100,
+        priority=60,
+        update_type="minor",
     )
-    rival = {"version": "2.0.0", "platforms": {"default": {
-        "fileUrl": "https://archive.localhost/pub/system-addons/rival@mozilla.org/rival-2.0.0.xpi",
-        "hashValue": "c" * 128, "filesize": 4242}}}
+    rival = {
+        "version": "2.0.0",
+        "platforms": {
+            "default": {
+                "fileUrl": "https://archive.localhost/pub/system-addons/rival@mozilla.org/rival-2.0.0.xpi",
+                "hashValue": "c" * 128,
+                "filesize": 4242,
+            }
+        },
+    }
 
     def another_release_manager_ships_rival():
-        stack.balrog.seed_release("SystemAddons-rival-2.0.0", {
-            "name": "SystemAddons-rival-2.0.0", "schema_version": 5000, "hashFunction": "sha512",
-            "addons": {**BASELINE_ADDONS, "rival@mozilla.org": rival}})
+        stack.balrog.seed_release(
+            "SystemAddons-rival-2.0.0",
+            {
+                "name": "SystemAddons-rival-2.0.0",
+                "schema_version": 5000,
+                "hashFunction": "sha512",
+                "addons": {**BASELINE_ADDONS, "rival@mozilla.org": rival},
+            },
+        )
         rule = stack.balrog.rules[rule_id]
-        rule["mapping"], rule["data_version"] = "SystemAddons-rival-2.0.0", rule["data_version"] + 1
+        rule["mapping"], rule["data_version"] = (
+            "SystemAddons-rival-2.0.0",
+            rule["data_version"] + 1,
+        )
 
-    stack.balrog.before_next_write("POST", rf"/api/rules/{rule_id}", another_release_manager_ships_rival)
+    stack.balrog.before_next_write(
+        "POST", rf"/api/rules/{rule_id}", another_release_manager_ships_rival
+    )
     request = make_request(stack, "racer", firefox_versions=["149.0"])
     _, described = run(stack, request)
 
     assert described["status"] == "SUCCEEDED", described.get("cause")
     assert served(stack, "release", "149.0") == {
-        **BASELINE, "rival@mozilla.org": "2.0.0", "racer@mozilla.org": "1.0.0"}
+        **BASELINE,
+        "rival@mozilla.org": "2.0.0",
+        "racer@mozilla.org": "1.0.0",
+    }
     release = json.loads(described["output"])["release"]
     assert release["rule_id"] == rule_id
-    assert stack.balrog.releases[release["release"]]["blob"]["addons"]["rival@mozilla.org"] == rival
+    assert (
+        stack.balrog.releases[release["release"]]["blob"]["addons"]["rival@mozilla.org"] == rival
+    )
     refused = [r for r in stack.balrog.requests if r[:2] == ("POST", f"/api/rules/{rule_id}")]
     assert [status for _, _, status in refused] == [400, 200]

@@ -47,8 +47,12 @@ def xpi_host(stack):
 @pytest.fixture
 def settings(stack, monkeypatch):
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(stack.tls.ca_path))
-    return XpiSettings(allowed_hosts=["127.0.0.1"], allowed_buckets=["sysaddons-signed"],
-                       max_bytes=2048, timeout_seconds=5)
+    return XpiSettings(
+        allowed_hosts=["127.0.0.1"],
+        allowed_buckets=["sysaddons-signed"],
+        max_bytes=2048,
+        timeout_seconds=5,
+    )
 
 
 def test_an_xpi_is_fetched_over_https_from_an_allowed_host(xpi_host, settings):
@@ -60,7 +64,9 @@ def test_a_redirect_within_the_allowed_host_is_followed(xpi_host, settings):
 
 
 def test_a_redirect_to_another_host_is_refused(xpi_host, settings):
-    with pytest.raises(InvalidRequest, match="redirects to https://localhost, which is not an allowed"):
+    with pytest.raises(
+        InvalidRequest, match="redirects to https://localhost, which is not an allowed"
+    ):
         fetch_xpi(f"{xpi_host.url}/away.xpi", settings)
 
 
@@ -87,22 +93,33 @@ def _zip(files: dict[str, bytes]) -> bytes:
     return buffer.getvalue()
 
 
-SIGNATURE = {"META-INF/mozilla.rsa": b"x", "META-INF/mozilla.sf": b"x",
-             "META-INF/manifest.mf": b"x"}
+SIGNATURE = {
+    "META-INF/mozilla.rsa": b"x",
+    "META-INF/mozilla.sf": b"x",
+    "META-INF/manifest.mf": b"x",
+}
 
 
-@pytest.mark.parametrize("content, message", [
-    (b"", "is empty"),
-    (b"PK not really a zip", "is not a zip file"),
-    (_zip({"manifest.json": b"{}", **SIGNATURE, "../evil.js": b"x"}), "unsafe path '../evil.js'"),
-    (_zip({"manifest.json": b"{}"}), "is not signed"),
-    (_zip({"background.js": b"", **SIGNATURE}), "neither manifest.json nor install.rdf"),
-    (_zip({"manifest.json": b"[1]", **SIGNATURE}), "manifest.json that is not an object"),
-    (_zip({"manifest.json": b"{nope", **SIGNATURE}), "manifest.json that is not JSON"),
-    (_zip({"manifest.json": json.dumps({"version": "1.0"}).encode(), **SIGNATURE}),
-     "no browser_specific_settings.gecko.id"),
-    (_zip({"install.rdf": b"<!DOCTYPE x [<!ENTITY a 'b'>]><x/>", **SIGNATURE}), "with a DTD"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"", "is empty"),
+        (b"PK not really a zip", "is not a zip file"),
+        (
+            _zip({"manifest.json": b"{}", **SIGNATURE, "../evil.js": b"x"}),
+            "unsafe path '../evil.js'",
+        ),
+        (_zip({"manifest.json": b"{}"}), "is not signed"),
+        (_zip({"background.js": b"", **SIGNATURE}), "neither manifest.json nor install.rdf"),
+        (_zip({"manifest.json": b"[1]", **SIGNATURE}), "manifest.json that is not an object"),
+        (_zip({"manifest.json": b"{nope", **SIGNATURE}), "manifest.json that is not JSON"),
+        (
+            _zip({"manifest.json": json.dumps({"version": "1.0"}).encode(), **SIGNATURE}),
+            "no browser_specific_settings.gecko.id",
+        ),
+        (_zip({"install.rdf": b"<!DOCTYPE x [<!ENTITY a 'b'>]><x/>", **SIGNATURE}), "with a DTD"),
+    ],
+)
 def test_a_broken_xpi_is_refused_with_a_reason(content, message):
     with pytest.raises(InvalidRequest, match=message):
         inspect_xpi(content, "broken.xpi")
@@ -134,7 +151,9 @@ def test_an_install_rdf_add_on_is_read():
 
 def test_a_manifest_for_another_add_on_is_refused():
     facts = inspect_xpi(GOOD, "good.xpi")
-    request = {"addon": {"id": "other@mozilla.org", "version": "1.0.0"},
-               "firefox_versions": ["134.0"]}
+    request = {
+        "addon": {"id": "other@mozilla.org", "version": "1.0.0"},
+        "firefox_versions": ["134.0"],
+    }
     with pytest.raises(InvalidRequest, match="addon.id 'other@mozilla.org' does not match"):
         check_xpi_matches(request, facts)

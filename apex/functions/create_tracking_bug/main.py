@@ -55,17 +55,19 @@ def _new_bug(request: dict, alias: str) -> dict:
 
 def _description(request: dict) -> str:
     addon, timeline = request["addon"], request["timeline"]
-    return "\n".join([
-        f"Release {addon['name']} {addon['version']} ({addon['id']}) as a system add-on",
-        f"to Firefox {', '.join(request['firefox_versions'])}.",
-        "",
-        addon["overview"],
-        "",
-        f"XPI: {addon['xpi_url']}",
-        f"QA signoff by: {timeline['qa_signoff_by']}",
-        f"Ship by: {timeline['ship_by']}",
-        f"Requested by: {request['requested_by']}",
-    ])
+    return "\n".join(
+        [
+            f"Release {addon['name']} {addon['version']} ({addon['id']}) as a system add-on",
+            f"to Firefox {', '.join(request['firefox_versions'])}.",
+            "",
+            addon["overview"],
+            "",
+            f"XPI: {addon['xpi_url']}",
+            f"QA signoff by: {timeline['qa_signoff_by']}",
+            f"Ship by: {timeline['ship_by']}",
+            f"Requested by: {request['requested_by']}",
+        ]
+    )
 
 
 def _answer(bug, filed: bool) -> dict:

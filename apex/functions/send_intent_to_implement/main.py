@@ -13,25 +13,30 @@ def handle(event, context):
     mail = MailSettings.from_environment()
 
     subject = f"Intent to implement: system add-on {addon['name']} {addon['version']}"
-    body = "\n".join([
-        f"We intend to ship {addon['name']} {addon['version']} ({addon['id']}) as a system",
-        f"add-on to Firefox {', '.join(request['firefox_versions'])}.",
-        "",
-        "Overview:",
-        addon["overview"],
-        "",
-        "Timeline:",
-        f"  QA signoff by: {timeline['qa_signoff_by']}",
-        f"  Ship by:       {timeline['ship_by']}",
-        *([f"  Notes: {timeline['notes']}"] if timeline.get("notes") else []),
-        "",
-        f"Tracking bug: {bug['url']}",
-        f"Release manager: {request['requested_by']}",
-    ])
+    body = "\n".join(
+        [
+            f"We intend to ship {addon['name']} {addon['version']} ({addon['id']}) as a system",
+            f"add-on to Firefox {', '.join(request['firefox_versions'])}.",
+            "",
+            "Overview:",
+            addon["overview"],
+            "",
+            "Timeline:",
+            f"  QA signoff by: {timeline['qa_signoff_by']}",
+            f"  Ship by:       {timeline['ship_by']}",
+            *([f"  Notes: {timeline['notes']}"] if timeline.get("notes") else []),
+            "",
+            f"Tracking bug: {bug['url']}",
+            f"Release manager: {request['requested_by']}",
+        ]
+    )
     # One notice per bug and add-on version: a retry or a re-run never emails twice.
     email = send_once(
         f"intent-to-implement/{bug['id']}/{addon['id']}/{addon['version']}",
-        mail, mail.release_drivers, subject, body,
+        mail,
+        mail.release_drivers,
+        subject,
+        body,
     )
 
     commented = BugzillaClient().comment_once(
@@ -39,5 +44,8 @@ def handle(event, context):
         f"intent-to-implement {addon['version']}",
         f"Intent to implement sent to {', '.join(mail.release_drivers)}: {subject}.",
     )
-    return {"email": email["status"], "message_id": email.get("message_id"),
-            "bug_commented": commented}
+    return {
+        "email": email["status"],
+        "message_id": email.get("message_id"),
+        "bug_commented": commented,
+    }

@@ -1,4 +1,4 @@
-"""ShipToReleaseChannel: point the release channel at the signed-off add-on, then check it is served.
+"""ShipToReleaseChannel: point the release channel at the signed-off add-on; check it is served.
 
 The release channel may have changed since QA tested (another add-on shipped meanwhile), so
 this add-on's entry is merged onto what the release channel serves now, never the reverse.

@@ -50,7 +50,10 @@ def handle(event, context):
             IfNoneMatch="*",
         )
     except ClientError as error:
-        if error.response["Error"]["Code"] not in ("PreconditionFailed", "ConditionalRequestConflict"):
+        if error.response["Error"]["Code"] not in (
+            "PreconditionFailed",
+            "ConditionalRequestConflict",
+        ):
             raise
         if _already_staged(s3, archive.bucket, key, xpi["sha512"]):
             return {**answer, "uploaded": False}

@@ -25,8 +25,9 @@ def handle(event, context):
     content = fetch_xpi(addon["xpi_url"], XpiSettings.from_environment())
     facts = inspect_xpi(content, xpi_filename(request))
     check_xpi_matches(request, facts)
-    log.event("request is valid", version=addon["version"], sha512=facts.sha512[:16],
-              size=facts.size)
+    log.event(
+        "request is valid", version=addon["version"], sha512=facts.sha512[:16], size=facts.size
+    )
 
     return {
         "shortname": shortname(request),
