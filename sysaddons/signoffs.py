@@ -86,17 +86,7 @@ def list_signoffs(status: str | None = None, table_name: str | None = None) -> l
 
 def mark_expired(signoff: str, table_name: str | None = None) -> None:
     """Note that the workflow stopped waiting for this signoff (timed out or ended)."""
-    try:
-        _table(table_name).update_item(
-            Key={"signoff_id": signoff},
-            UpdateExpression="SET #s = :expired",
-            ConditionExpression="#s = :pending",
-            ExpressionAttributeNames={"#s": "status"},
-            ExpressionAttributeValues={":expired": EXPIRED, ":pending": PENDING},
-        )
-    except ClientError as error:
-        if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
-            raise
+    _set_status(signoff, EXPIRED, PENDING, table_name)
 
 
 @dataclass
@@ -242,14 +232,21 @@ def _take_back(signoff: str, decision: dict, table_name: str | None) -> None:
     )
 
 
-def _set_status(signoff: str, status: str, expected: str, table_name: str | None) -> None:
-    _table(table_name).update_item(
-        Key={"signoff_id": signoff},
-        UpdateExpression="SET #s = :status",
-        ConditionExpression="#s = :expected",
-        ExpressionAttributeNames={"#s": "status"},
-        ExpressionAttributeValues={":status": status, ":expected": expected},
-    )
+def _set_status(signoff: str, status: str, expected: str, table_name: str | None) -> bool:
+    """Move a signoff from one status to another; False if it was not in ``expected``."""
+    try:
+        _table(table_name).update_item(
+            Key={"signoff_id": signoff},
+            UpdateExpression="SET #s = :status",
+            ConditionExpression="#s = :expected",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={":status": status, ":expected": expected},
+        )
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            raise
+        return False
+    return True
 
 
 def _when(epoch) -> str:
