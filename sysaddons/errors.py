@@ -14,6 +14,10 @@ class InvalidRequest(WorkflowError):
     """The execution input, its XPI or its target versions are wrong; nothing was created."""
 
 
+class ReleaseInProgress(WorkflowError):
+    """Another execution is already shipping this add-on version; this one created nothing."""
+
+
 class RemoteUnavailable(WorkflowError):
     """Bugzilla, Balrog or the XPI host did not answer usefully (5xx, 429, timeout); retry."""
 

@@ -50,3 +50,38 @@ def write(record_id: str, **fields) -> None:
 def forget(record_id: str) -> None:
     """Remove the record, so the step it describes may run again."""
     _table().delete_item(Key={"record_id": record_id})
+
+
+def acquire(record_id: str, owner: str, **fields) -> dict | None:
+    """Hold the record for ``owner``; None if now held, else the record of whoever holds it."""
+    try:
+        _table().put_item(
+            Item={
+                "record_id": record_id,
+                "owner": owner,
+                "created_at": int(time.time()),
+                **fields,
+            },
+            ConditionExpression="attribute_not_exists(record_id) OR #o = :owner",
+            ExpressionAttributeNames={"#o": "owner"},
+            ExpressionAttributeValues={":owner": owner},
+        )
+    except ClientError as error:
+        if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            return read(record_id)
+        raise
+    return None
+
+
+def release(record_id: str, owner: str) -> None:
+    """Let go of a record this owner holds; someone else's hold is left alone."""
+    try:
+        _table().delete_item(
+            Key={"record_id": record_id},
+            ConditionExpression="#o = :owner",
+            ExpressionAttributeNames={"#o": "owner"},
+            ExpressionAttributeValues={":owner": owner},
+        )
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            raise

@@ -176,7 +176,7 @@ def test_invalid_request_fails_at_once_and_creates_nothing(stack):
         for e in stack.history(described["executionArn"])
         if e["type"].endswith("StateEntered")
     ]
-    assert states == ["ValidateRequest", "ReportFailure", "Stopped"]
+    assert states == ["CheckRequestIsAnObject", "ValidateRequest", "ReportFailure", "Stopped"]
 
 
 def test_release_keeps_both_other_add_ons_exactly_as_they_were(stack):
@@ -275,3 +275,33 @@ def test_balrog_conflict_is_re_read_and_re_merged_never_overwritten(stack):
     )
     refused = [r for r in stack.balrog.requests if r[:2] == ("POST", f"/api/rules/{rule_id}")]
     assert [status for _, _, status in refused] == [400, 200]
+
+
+def test_a_request_that_is_not_an_object_is_refused_as_invalid(stack):
+    for number, text in enumerate(["[1, 2]", '"ship it"', "null", '{"name": "x"}']):
+        arn = stack.sfn.start_execution(
+            stateMachineArn=stack.state_machine_arn, name=unique_name("shapeless"), input=text
+        )["executionArn"]
+        described = stack.wait_for(arn, timeout=30)
+        assert (described["status"], described["error"]) == ("FAILED", "InvalidRequest"), text
+        assert "must be a JSON object with an addon section" in described["cause"]
+
+
+def test_starting_the_same_request_twice_ships_it_once(stack):
+    request = make_request(stack, "doubled", firefox_versions=["151.0"])
+    first = stack.start_execution(request, unique_name("doubled"))
+    _wait_pending(stack, first, signoffs.signoff_id(first.rsplit(":", 1)[1], "qa"), 60)
+
+    _, second = run(stack, request, decisions=[])
+
+    assert (second["status"], second["error"]) == ("FAILED", "ReleaseInProgress")
+    assert first.rsplit(":", 1)[1] in second["cause"]
+    name = first.rsplit(":", 1)[1]
+    for role, reviewer in (("qa", QA), ("relman", RELMAN)):
+        _wait_pending(stack, first, signoffs.signoff_id(name, role), 60)
+        signoffs.decide(
+            signoffs.signoff_id(name, role), reviewer, True, table_name="sysaddons-signoffs"
+        )
+    assert stack.wait_for(first)["status"] == "SUCCEEDED"
+    assert len(bugs_for(stack, "doubled@mozilla.org")) == 1
+    assert served(stack, "release", "151.0") == {**BASELINE, "doubled@mozilla.org": "1.0.0"}

@@ -1,6 +1,7 @@
 """CloseTrackingBug: say on the bug what shipped, then resolve it FIXED."""
 
 from sysaddons.bugzilla import BugzillaClient
+from sysaddons.inflight import let_go
 from sysaddons.step import step
 
 
@@ -24,4 +25,5 @@ def handle(event, context):
     )
     commented = bugzilla.comment_once(bug["id"], f"shipped {addon['version']}", text)
     resolved = bugzilla.resolve_fixed(bug["id"])
+    let_go(addon["id"], addon["version"], event.execution)
     return {"bug_commented": commented, "resolved": resolved, "status": "RESOLVED FIXED"}

@@ -11,6 +11,7 @@ from sysaddons import ledger, log, signoffs
 from sysaddons.balrog import BalrogClient
 from sysaddons.bugzilla import BugzillaClient
 from sysaddons.bundles import withdraw_addon
+from sysaddons.inflight import let_go
 from sysaddons.step import step
 
 _EXPLAINED = {
@@ -55,6 +56,9 @@ def handle(event, context):
             f"The release of {addon['name']} {addon['version']} stopped: {why}.\n"
             f"Error: {name}\nCause: {cause}\nTest channel: {restored}.",
         )
+    addon = workflow.get("addon") if isinstance(workflow.get("addon"), dict) else {}
+    if isinstance(addon.get("id"), str) and isinstance(addon.get("version"), str):
+        let_go(addon["id"], addon["version"], event.execution)
     return {
         "Error": name,
         "Cause": cause,

@@ -1,6 +1,7 @@
 """ValidateRequest: check the request and its XPI before anything is created anywhere."""
 
 from sysaddons import log
+from sysaddons.inflight import hold
 from sysaddons.request import (
     bug_alias,
     check_sense,
@@ -25,6 +26,7 @@ def handle(event, context):
     content = fetch_xpi(addon["xpi_url"], XpiSettings.from_environment())
     facts = inspect_xpi(content, xpi_filename(request))
     check_xpi_matches(request, facts)
+    hold(addon["id"], addon["version"], event.execution)
     log.event(
         "request is valid", version=addon["version"], sha512=facts.sha512[:16], size=facts.size
     )
