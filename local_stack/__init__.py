@@ -1,1 +1,1 @@
-"""Runs the system add-on workflow on one machine, against local stand-ins of Bugzilla and Balrog."""
+"""Runs the system add-on workflow on one machine, with stand-ins for Bugzilla and Balrog."""

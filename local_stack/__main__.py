@@ -7,6 +7,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+from apps.signoff.local import start_local_app
 from local_stack.definition import ROOT
 from local_stack.progress import HistoryPrinter
 from local_stack.stack import SIGNED_BUCKET, LocalStack
@@ -43,15 +44,18 @@ def main(argv=None) -> int:
     request = json.loads(args.request.read_text())
     print("Starting the local stack (moto, local Lambda, Bugzilla and Balrog stand-ins)...")
     with LocalStack(quiet_lambda_logs=not args.verbose) as stack:
+        app = start_local_app(stack)
+        stack.use_signoff_app(app.url)
         if request["addon"]["xpi_url"].startswith(f"s3://{SIGNED_BUCKET}/"):
             stack.upload_example_xpi(request)
-        _describe_stack(stack)
+        _describe_stack(stack, app.url)
         stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
         name = f"{shortname(request)}-{request['addon']['version']}-{stamp}".replace(".", "-")
         arn = stack.start_execution(request, name)
         print(f"Execution {name}\n  {arn}")
-        status = _follow(stack, arn, args.auto_approve)
+        status = _follow(stack, arn, args.auto_approve, app.url)
         _report(stack, arn, request)
+        print(f"See it in the signoff app: {app.url}/executions/{name}")
         if args.keep_running:
             print("The stack keeps running; press Ctrl-C to stop it.")
             try:
@@ -59,17 +63,19 @@ def main(argv=None) -> int:
                     time.sleep(1)
             except KeyboardInterrupt:
                 pass
+        app.stop()
     return 0 if status == "SUCCEEDED" else 1
 
 
-def _describe_stack(stack: LocalStack) -> None:
+def _describe_stack(stack: LocalStack, app_url: str) -> None:
+    print(f"  Signoff app:       {app_url}  (sign in as any user of apps/signoff/dev_users.json)")
     print(f"  AWS (moto):        {stack.moto_url}")
     print(f"  Bugzilla:          {stack.bugzilla_server.url}")
     print(f"  Balrog:            {stack.balrog_server.url}")
     print(f"  Lambda endpoint:   {stack.functions.url}")
 
 
-def _follow(stack: LocalStack, arn: str, auto_approve: bool) -> str:
+def _follow(stack: LocalStack, arn: str, auto_approve: bool, app_url: str) -> str:
     from sysaddons import signoffs
 
     printer = HistoryPrinter()
@@ -98,7 +104,9 @@ def _follow(stack: LocalStack, arn: str, auto_approve: bool) -> str:
                 )
             else:
                 print(
-                    f"  waiting for {who} signoff {signoff}. In another terminal:\n"
+                    f"  waiting for {who} signoff {signoff}. Decide in the signoff app:\n"
+                    f"    {app_url}/signoffs/{signoff}  (sign in as {REVIEWERS[role]})\n"
+                    f"  or in another terminal:\n"
                     f"    ./dev sysaddons --local approve {signoff} "
                     f"--as {REVIEWERS[role]} --role {role}\n"
                     f"    ./dev sysaddons --local reject {signoff} "

@@ -312,9 +312,7 @@ class WorkerPool:
         """Return a worker after an invocation; a dead or outdated one is stopped instead."""
         with self._changed:
             self._busy.discard(worker)
-            keep = (
-                worker.is_alive() and worker.generation == self._generation and not self._closed
-            )
+            keep = worker.is_alive() and worker.generation == self._generation and not self._closed
             if keep:
                 self._idle.append(worker)
             self._changed.notify()

@@ -21,11 +21,13 @@ from local_stack.lambda_endpoint import LocalLambda
 from local_stack.servers import start_wsgi_server
 from local_stack.standins.balrog import BalrogStandIn
 from local_stack.standins.bugzilla import BugzillaStandIn
+from local_stack.standins.dynamodb import make_conditional_writes_atomic
 from local_stack.tls import LocalTLS
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
 STATE_FILE = ROOT / ".local-stack" / "stack.json"
+STATE_FILE_SETTING = "SYSADDONS_LOCAL_STATE"
 SIGNED_BUCKET = "sysaddons-signed"
 ARCHIVE_BUCKET = "sysaddons-archive"
 SIGNOFF_TABLE = "sysaddons-signoffs"
@@ -77,10 +79,13 @@ class LocalStack:
         work_dir: Path | None = None,
         quiet_lambda_logs: bool = True,
         extra_function_env: dict[str, str] | None = None,
+        state_file: Path | None = None,
     ):
         self.work_dir = Path(work_dir or tempfile.mkdtemp(prefix="sysaddons-local-"))
         self.quiet_lambda_logs = quiet_lambda_logs
         self.extra_function_env = extra_function_env or {}
+        # Where other processes (the command line, the signoff app) find this stack.
+        self.state_file = Path(state_file or os.environ.get(STATE_FILE_SETTING) or STATE_FILE)
         self.lambda_log: list[tuple[str, str]] = []
         self._mock = None
         self._servers = []
@@ -97,6 +102,7 @@ class LocalStack:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
         self._mock.start()
+        make_conditional_writes_atomic()
         self.moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self.moto.start()
         host, port = self.moto.get_host_and_port()
@@ -141,8 +147,9 @@ class LocalStack:
         if self._mock:
             self._mock.stop()
         os.environ.pop("AWS_ENDPOINT_URL_LAMBDA", None)
-        if STATE_FILE.exists() and json.loads(STATE_FILE.read_text()).get("pid") == os.getpid():
-            STATE_FILE.unlink()
+        state = self.state_file
+        if state.exists() and json.loads(state.read_text()).get("pid") == os.getpid():
+            state.unlink()
 
     def __enter__(self) -> "LocalStack":
         return self.start()
@@ -235,6 +242,11 @@ class LocalStack:
                 comment=f"every Firefox on {channel}",
             )
 
+    def use_signoff_app(self, url: str) -> None:
+        """Let the functions link their signoff emails and bug comments to the app at url."""
+        self.extra_function_env["SIGNOFF_APP_URL"] = url
+        self.functions.set_extra_env(self.function_environment())
+
     def upload_signed_xpi(self, key: str, content: bytes) -> str:
         """Put an XPI where signed XPIs come from; answers its s3:// address."""
         boto3.client("s3", region_name=REGION).put_object(
@@ -299,8 +311,8 @@ class LocalStack:
             print(f"  [{function}] {line}", flush=True)
 
     def _write_state_file(self) -> None:
-        STATE_FILE.parent.mkdir(parents=True, exist_ok=True)
-        STATE_FILE.write_text(
+        self.state_file.parent.mkdir(parents=True, exist_ok=True)
+        self.state_file.write_text(
             json.dumps(
                 {
                     "pid": os.getpid(),
@@ -310,6 +322,8 @@ class LocalStack:
                     "signoff_table": SIGNOFF_TABLE,
                     "bugzilla_url": self.bugzilla_server.url,
                     "balrog_url": self.balrog_server.url,
+                    "xpi_allowed_buckets": [SIGNED_BUCKET],
+                    "xpi_allowed_hosts": ["127.0.0.1"],
                 },
                 indent=2,
             )

@@ -5,6 +5,24 @@ name here is also an ``ErrorEquals`` entry in the definition. Messages are for r
 managers: they name the field or the remote answer, and never carry a secret.
 """
 
+import json
+
+
+def shown(value, limit: int = 80) -> str:
+    """A value for a message: as JSON, non-ASCII escaped, shortened to ``limit`` characters.
+
+    Requests and XPIs can carry huge strings and invisible characters; a message must stay
+    short and show them for what they are.
+    """
+    text = json.dumps(value, ensure_ascii=True)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def quoted(text: str, limit: int = 80) -> str:
+    """A string from an XPI for a message, quoted as Python does (invisible characters
+    escaped), its first ``limit`` characters only."""
+    return repr(text[:limit]) + ("..." if len(text) > limit else "")
+
 
 class WorkflowError(Exception):
     """Base class of every error the workflow reports by name."""

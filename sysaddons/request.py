@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 from jsonschema import Draft202012Validator, FormatChecker
 
-from sysaddons.errors import InvalidRequest
+from sysaddons.errors import InvalidRequest, quoted, shown
 from sysaddons.versions import max_version_allows, min_version_allows, version_key
 from sysaddons.xpi import XpiFacts
 
@@ -17,6 +17,9 @@ BALROG_PRODUCT = "SystemAddons"
 # Balrog caps a rule's version field at 75 characters and Bugzilla an alias at 40.
 _RULE_VERSION_MAX = 75
 _ALIAS_MAX = 40
+
+# Field names a request should not have are shown, a few at most, escaped and shortened.
+_MAX_NAMES_SHOWN = 5
 
 _validator: Draft202012Validator | None = None
 
@@ -46,21 +49,20 @@ def _describe(error) -> str:
         name = missing[0] if missing else "a field"
         return f"{where + '.' if error.absolute_path else ''}{name} is missing"
     if error.validator == "additionalProperties":
-        return f"{where} has unknown fields: {error.message.split('(')[-1].rstrip(')')}"
+        known = error.schema.get("properties", {}) if isinstance(error.schema, dict) else {}
+        unknown = sorted(name for name in error.instance if name not in known)
+        names = ", ".join(shown(name) for name in unknown[:_MAX_NAMES_SHOWN])
+        more = len(unknown) - _MAX_NAMES_SHOWN
+        return f"{where} has unknown fields: {names}" + (f" and {more} more" if more > 0 else "")
     hint = error.schema.get("x-hint") if isinstance(error.schema, dict) else None
     if hint is None and error.parent is not None:
         hint = error.parent.schema.get("x-hint")
-    shown = _shown(error.instance)
+    value = shown(error.instance)
     if hint:
-        return f"{where} {shown}: {hint}"
+        return f"{where} {value}: {hint}"
     if error.validator == "type":
-        return f"{where} {shown}: must be of type {error.validator_value}"
+        return f"{where} {value}: must be of type {error.validator_value}"
     return f"{where}: {error.message[:200]}"
-
-
-def _shown(value) -> str:
-    text = json.dumps(value, ensure_ascii=True)
-    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def check_sense(request: dict) -> None:
@@ -94,12 +96,12 @@ def check_xpi_matches(request: dict, facts: XpiFacts) -> None:
     if facts.addon_id != addon["id"]:
         raise InvalidRequest(
             f"addon.id {addon['id']!r} does not match the XPI, whose manifest says "
-            f"{facts.addon_id!r}"
+            f"{quoted(facts.addon_id)}"
         )
     if facts.version != addon["version"]:
         raise InvalidRequest(
             f"addon.version {addon['version']!r} does not match the XPI, whose manifest says "
-            f"{facts.version!r}"
+            f"{quoted(facts.version)}"
         )
     for firefox in request["firefox_versions"]:
         if facts.strict_min_version and not min_version_allows(facts.strict_min_version, firefox):

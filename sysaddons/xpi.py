@@ -4,6 +4,7 @@ import hashlib
 import io
 import json
 import re
+import struct
 import zipfile
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
@@ -13,13 +14,19 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from sysaddons import http
-from sysaddons.errors import InvalidRequest, RemoteUnavailable
+from sysaddons.errors import InvalidRequest, RemoteUnavailable, quoted
 from sysaddons.settings import XpiSettings
 
 _MAX_REDIRECTS = 3
 _MAX_MANIFEST_BYTES = 1024 * 1024
 _MAX_UNPACKED_BYTES = 512 * 1024 * 1024
 _MAX_ENTRIES = 10000
+# zipfile reads the whole central directory into memory before any check can run, so its
+# declared size is bounded first: generous for 10000 entries with long names.
+_MAX_DIRECTORY_BYTES = 4 * 1024 * 1024
+_END_OF_DIRECTORY = b"PK\x05\x06"
+_END_OF_DIRECTORY_SIZE = 22
+_MAX_VERSION_LENGTH = 64
 # A signed add-on carries either the PKCS#7 trio or the COSE pair under META-INF/.
 _SIGNATURE_SETS = (
     {"META-INF/mozilla.rsa", "META-INF/mozilla.sf", "META-INF/manifest.mf"},
@@ -130,6 +137,7 @@ def inspect_xpi(content: bytes, filename: str) -> XpiFacts:
     """Read the add-on id and version from the XPI's manifest and check it is signed."""
     if not content:
         raise InvalidRequest(f"the XPI {filename} is empty")
+    _check_directory_size(content, filename)
     try:
         archive = zipfile.ZipFile(io.BytesIO(content))
         entries = archive.infolist()
@@ -162,14 +170,33 @@ def inspect_xpi(content: bytes, filename: str) -> XpiFacts:
     )
 
 
+def _check_directory_size(content: bytes, filename: str) -> None:
+    """Refuse a zip whose end record declares too many entries or too big a directory."""
+    search_from = max(0, len(content) - _END_OF_DIRECTORY_SIZE - 0xFFFF)
+    end = content.rfind(_END_OF_DIRECTORY, search_from)
+    if end < 0 or len(content) < end + _END_OF_DIRECTORY_SIZE:
+        return  # not a zip: zipfile says so below
+    entries, directory_bytes = struct.unpack_from("<HI", content, end + 10)
+    if entries > _MAX_ENTRIES or directory_bytes > _MAX_DIRECTORY_BYTES:
+        raise InvalidRequest(
+            f"the XPI {filename} has more than {_MAX_ENTRIES} files or a file list larger "
+            f"than {_MAX_DIRECTORY_BYTES // (1024 * 1024)} MiB"
+        )
+
+
 def _check_entries(entries: list[zipfile.ZipInfo], filename: str) -> None:
     if len(entries) > _MAX_ENTRIES:
         raise InvalidRequest(f"the XPI {filename} has more than {_MAX_ENTRIES} files")
     unpacked = 0
+    names = set()
     for entry in entries:
         name = entry.filename
         if name.startswith(("/", "\\")) or ".." in re.split(r"[/\\]", name) or ":" in name:
-            raise InvalidRequest(f"the XPI {filename} holds an unsafe path {name!r}")
+            raise InvalidRequest(f"the XPI {filename} holds an unsafe path {quoted(name)}")
+        if name in names:
+            # Two entries by one name: which one Firefox reads is not what was checked.
+            raise InvalidRequest(f"the XPI {filename} holds {quoted(name)} twice")
+        names.add(name)
         unpacked += entry.file_size
     if unpacked > _MAX_UNPACKED_BYTES:
         raise InvalidRequest(
@@ -192,7 +219,8 @@ def _read_manifest_json(archive: zipfile.ZipFile, filename: str):
     raw = _read_member(archive, "manifest.json", filename)
     try:
         manifest = json.loads(raw.decode("utf-8-sig"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        # RecursionError: nesting deeper than the parser goes, which no manifest needs.
         raise InvalidRequest(f"the XPI {filename} has a manifest.json that is not JSON") from None
     if not isinstance(manifest, dict):
         raise InvalidRequest(f"the XPI {filename} has a manifest.json that is not an object")
@@ -210,8 +238,8 @@ def _read_manifest_json(archive: zipfile.ZipFile, filename: str):
     return (
         addon_id,
         version,
-        _text(gecko.get("strict_min_version")),
-        _text(gecko.get("strict_max_version")),
+        _version_text(gecko.get("strict_min_version"), "strict_min_version", filename),
+        _version_text(gecko.get("strict_max_version"), "strict_max_version", filename),
     )
 
 
@@ -244,8 +272,12 @@ def _read_install_rdf(archive: zipfile.ZipFile, filename: str):
     for target in manifest.iter(f"{_EM}targetApplication"):
         for description in target.iter(f"{_RDF}Description"):
             if _rdf_value(description, "id") == "{ec8030f7-c20a-464f-9b0e-13a3a9e97384}":
-                min_version = _rdf_value(description, "minVersion")
-                max_version = _rdf_value(description, "maxVersion")
+                min_version = _version_text(
+                    _rdf_value(description, "minVersion"), "minVersion", filename
+                )
+                max_version = _version_text(
+                    _rdf_value(description, "maxVersion"), "maxVersion", filename
+                )
     return addon_id, version, min_version, max_version
 
 
@@ -256,5 +288,10 @@ def _rdf_value(element, name: str) -> str | None:
     return element.get(f"{_EM}{name}")
 
 
-def _text(value) -> str | None:
-    return value if isinstance(value, str) and value else None
+def _version_text(value, field: str, filename: str) -> str | None:
+    """A Firefox version bound from the manifest; refused when too long to be one."""
+    if not isinstance(value, str) or not value:
+        return None
+    if len(value) > _MAX_VERSION_LENGTH:
+        raise InvalidRequest(f"the XPI {filename} has a {field} that is not a version")
+    return value

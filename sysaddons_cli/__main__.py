@@ -1,114 +1,114 @@
-"""``sysaddons``: list, approve and reject pending signoffs, on AWS or on the local stack."""
+"""``sysaddons``: start, follow and sign off system add-on releases, on AWS or the local stack.
+
+Exit codes: 0 started, shipped or decided; 1 the execution failed; 2 the request or the
+command line is invalid; 3 a decision was refused; 4 AWS or the local stack cannot be
+reached or is not configured; 5 the execution waits for a signoff.
+"""
 
 import argparse
 import json
-import os
 import sys
-from datetime import datetime, timezone
 
-from sysaddons import signoffs
-from sysaddons.errors import RemoteUnavailable, SignoffNotDecidable
+from botocore.exceptions import BotoCoreError, ClientError
 
-LOCAL_STATE = os.path.join(
-    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), ".local-stack", "stack.json"
-)
+from sysaddons.errors import InvalidRequest, RemoteUnavailable, SignoffNotDecidable
+from sysaddons_cli import commands
+from sysaddons_cli.connection import NotConfigured, connect
+
+EXIT_INVALID = 2
+EXIT_REFUSED = 3
+EXIT_UNREACHABLE = 4
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="sysaddons", description=__doc__.split(":", 1)[1].strip()
+def parser() -> argparse.ArgumentParser:
+    """The command line's options and commands."""
+    top = argparse.ArgumentParser(
+        prog="sysaddons",
+        description="Start, follow and sign off system add-on releases.",
+        epilog=__doc__.split("\n\n", 1)[1],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument(
-        "--local",
-        action="store_true",
-        help="talk to the local stack started by ./dev ship-example",
+    where = top.add_argument_group("where the workflow runs")
+    where.add_argument(
+        "--local", action="store_true", help="the local stack (./dev ship-example --keep-running)"
     )
-    parser.add_argument("--region", help="AWS region (default: from your AWS configuration)")
-    parser.add_argument("--profile", help="AWS profile to use")
-    parser.add_argument(
-        "--table",
-        default=os.environ.get("SIGNOFF_TABLE", "sysaddons-signoffs"),
-        help="the signoff table (default: %(default)s)",
+    where.add_argument(
+        "--state-machine",
+        help="the state machine or its live alias ARN (default: $SYSADDONS_STATE_MACHINE_ARN)",
     )
-    parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
-    commands = parser.add_subparsers(dest="command", required=True)
+    where.add_argument("--region", help="AWS region (default: from the ARN or AWS config)")
+    where.add_argument("--profile", help="AWS profile")
+    where.add_argument("--endpoint-url", help="another Step Functions/DynamoDB endpoint")
+    where.add_argument("--table", help="the signoff table (default: $SIGNOFF_TABLE)")
+    top.add_argument("--json", action="store_true", help="machine-readable output")
+    sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    listing = commands.add_parser("signoffs", help="list signoffs (pending ones by default)")
-    listing.add_argument("--all", action="store_true", help="include decided and expired ones")
+    start = sub.add_parser("start", help="check a request as the workflow would, then start it")
+    start.add_argument("request", type=argparse.FileType("r"), help="the request JSON file")
+    start.add_argument("--watch", action="store_true", help="follow the execution once started")
+
+    for name, text in (
+        ("status", "the steps of an execution, with their state and timing"),
+        ("watch", "follow an execution until it ends or waits for a signoff"),
+    ):
+        command = sub.add_parser(name, help=text)
+        command.add_argument("execution", help="the execution's name or ARN")
+
+    listing = sub.add_parser("list", help="recent executions, newest first")
+    listing.add_argument("--limit", type=int, default=20, help="how many (default: 20)")
+
+    signoffs = sub.add_parser("signoffs", help="pending signoffs (--all for every one)")
+    signoffs.add_argument("--all", action="store_true", help="include decided and expired")
 
     for verb in ("approve", "reject"):
-        command = commands.add_parser(verb, help=f"{verb} a pending signoff")
+        command = sub.add_parser(verb, help=f"{verb} a pending signoff")
         command.add_argument("signoff", help="the signoff id, as `sysaddons signoffs` shows it")
         command.add_argument("--as", dest="reviewer", required=True, help="your email address")
         command.add_argument(
-            "--role", required=True, choices=sorted(signoffs.ROLES), help="the role you decide in"
+            "--role", required=True, choices=["qa", "relman"], help="the role you decide in"
         )
         command.add_argument("--reason", default="", help="why (required to reject)")
 
-    args = parser.parse_args(argv)
-    _configure_aws(args)
-
-    try:
-        if args.command == "signoffs":
-            return _list(args)
-        return _decide(args)
-    except SignoffNotDecidable as refusal:
-        print(f"refused: {refusal}", file=sys.stderr)
-        return 3
-    except RemoteUnavailable as error:
-        print(f"not sent: {error}", file=sys.stderr)
-        return 4
-
-
-def _configure_aws(args) -> None:
-    if args.local:
-        if not os.path.exists(LOCAL_STATE):
-            sys.exit("no local stack is running: start one with ./dev ship-example")
-        with open(LOCAL_STATE) as state_file:
-            state = json.load(state_file)
-        os.environ.update(
-            AWS_ENDPOINT_URL=state["aws_endpoint_url"],
-            AWS_ACCESS_KEY_ID="local",
-            AWS_SECRET_ACCESS_KEY="local",
-            AWS_DEFAULT_REGION=state["region"],
-        )
-        args.table = state["signoff_table"]
-        return
-    if args.profile:
-        os.environ["AWS_PROFILE"] = args.profile
-    if args.region:
-        os.environ["AWS_DEFAULT_REGION"] = args.region
-
-
-def _list(args) -> int:
-    items = signoffs.list_signoffs(None if args.all else signoffs.PENDING, table_name=args.table)
-    shown = [{key: value for key, value in item.items() if key != "task_token"} for item in items]
-    if args.json:
-        print(json.dumps(shown, indent=2, default=str))
-        return 0
-    if not shown:
-        print("no pending signoffs" if not args.all else "no signoffs")
-        return 0
-    for item in shown:
-        expires = datetime.fromtimestamp(int(item["expires_at"]), timezone.utc)
-        print(
-            f"{item['signoff_id']}  {item['status']:<8} {signoffs.ROLES[item['role']]:<19} "
-            f"{item['addon_name']} {item['version']}  bug {item['bug_id']}  "
-            f"by {item['requested_by']}  expires {expires:%Y-%m-%d %H:%M}Z"
-        )
-    return 0
-
-
-def _decide(args) -> int:
-    reviewer = signoffs.Reviewer(args.reviewer, {args.role})
-    decision = signoffs.decide(
-        args.signoff, reviewer, args.command == "approve", args.reason, table_name=args.table
+    graph = sub.add_parser("graph", help="draw the workflow (SVG, or PNG with chromium)")
+    graph.add_argument("--execution", help="mark each state as this execution left it")
+    graph.add_argument(
+        "--definition",
+        type=argparse.FileType("r"),
+        help="an ASL file (default: the deployed definition)",
     )
-    if args.json:
-        print(json.dumps(decision, indent=2))
+    graph.add_argument("--output", "-o", required=True, help="the .svg or .png file to write")
+    return top
+
+
+def main(argv=None) -> int:
+    """Run one command; answers the exit code."""
+    args = parser().parse_args(argv)
+    try:
+        connection = connect(args)
+        return commands.BY_NAME[args.command](connection, args)
+    except InvalidRequest as refusal:
+        return _fail(args, "invalid", str(refusal), EXIT_INVALID)
+    except SignoffNotDecidable as refusal:
+        return _fail(args, "refused", str(refusal), EXIT_REFUSED)
+    except commands.UsageError as error:
+        return _fail(args, "invalid", str(error), EXIT_INVALID)
+    except (NotConfigured, RemoteUnavailable) as error:
+        return _fail(args, "unreachable", str(error), EXIT_UNREACHABLE)
+    except ClientError as error:
+        detail = error.response.get("Error", {})
+        return _fail(
+            args, "unreachable", f"{detail.get('Code')}: {detail.get('Message')}", EXIT_UNREACHABLE
+        )
+    except BotoCoreError as error:
+        return _fail(args, "unreachable", str(error), EXIT_UNREACHABLE)
+
+
+def _fail(args, kind: str, message: str, code: int) -> int:
+    if getattr(args, "json", False):
+        print(json.dumps({"error": kind, "message": message}))
     else:
-        print(f"{decision['decision']} {args.signoff} as {args.reviewer}")
-    return 0
+        print(f"{kind}: {message}", file=sys.stderr)
+    return code
 
 
 if __name__ == "__main__":

@@ -21,7 +21,8 @@ EXECUTION_ARN_PREFIX = "arn:aws:states:us-east-1:123456789012:execution:system-a
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory):
     """Every local service, with the real definition deployed on moto."""
-    with LocalStack(work_dir=tmp_path_factory.mktemp("stack")) as running:
+    work_dir = tmp_path_factory.mktemp("stack")
+    with LocalStack(work_dir=work_dir, state_file=work_dir / "stack.json") as running:
         yield running
 
 

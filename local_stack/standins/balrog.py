@@ -121,6 +121,20 @@ RULE_FIELDS = (
     "mig64",
     "jaws",
 )
+# Fields that serve a rule to some clients only, rather than every Firefox on its channel.
+_NARROWING_RULE_FIELDS = (
+    "buildTarget",
+    "buildID",
+    "locale",
+    "osVersion",
+    "instructionSet",
+    "memory",
+    "distribution",
+    "distVersion",
+    "headerArchitecture",
+    "mig64",
+    "jaws",
+)
 REQUIRED_RULE_FIELDS = ("update_type", "backgroundRate", "priority")
 RULE_ALIAS = re.compile(r"[a-zA-Z][a-zA-Z0-9-]*")
 UPDATE_TYPES = ("minor", "major")
@@ -169,6 +183,9 @@ class BalrogStandIn:
         self.requests: list[tuple[str, str, int | None]] = []
         self.releases: dict[str, dict] = {}
         self.rules: dict[int, dict] = {}
+        # Every rule write through the API, oldest first, with what its clients were served
+        # before and after (for a created or deleted rule, by the rules around it).
+        self.rule_changes: list[dict] = []
         self._client_id = client_id
         self._client_secret = client_secret
         self._audience = audience
@@ -447,6 +464,8 @@ class BalrogStandIn:
         with self._lock:
             rule_id = self._insert_rule(fields)
             self._writes["rule", str(rule_id)] += 1
+            rule = self.rules[rule_id]
+            self._note_rule_change(rule, self._served_without(rule), rule["mapping"])
         return Response(str(rule_id), status=200)
 
     def _get_rule(self, id_or_alias: str):
@@ -467,9 +486,11 @@ class BalrogStandIn:
             changes = self._checked_rule_fields(fields, rule)
             if data_version != rule["data_version"]:
                 raise _outdated(request.method)
+            before = rule["mapping"]
             rule.update(changes)
             rule["data_version"] += 1
             self._writes["rule", str(rule["rule_id"])] += 1
+            self._note_rule_change(rule, before, rule["mapping"])
             return jsonify(new_data_version=rule["data_version"])
 
     def _delete_rule(self, id_or_alias: str):
@@ -480,7 +501,40 @@ class BalrogStandIn:
                 raise _outdated("DELETE")
             del self.rules[rule["rule_id"]]
             self._writes["rule", str(rule["rule_id"])] += 1
+            self._note_rule_change(rule, rule["mapping"], self._served_without(rule))
         return Response(status=200)
+
+    def _served_without(self, rule: dict) -> str | None:
+        """What the rule's clients get from the other rules: the mapping before a rule is
+        created, or after it is deleted (judged at the first version the rule lists)."""
+        first_version = (rule["version"] or "").split(",")[0].strip()
+        try:
+            version_key(first_version)
+        except InvalidVersion:
+            return None
+        candidates = [
+            other
+            for other in self.rules.values()
+            if other["rule_id"] != rule["rule_id"]
+            and other["product"] in (None, rule["product"])
+            and all(other[field] is None for field in _NARROWING_RULE_FIELDS)
+            and other["backgroundRate"] == 100
+            and _channel_matches(other["channel"], rule["channel"] or "")
+            and _version_matches(other["version"], first_version)
+        ]
+        best = max(candidates, key=lambda other: other["priority"], default=None)
+        return best["mapping"] if best else None
+
+    def _note_rule_change(self, rule: dict, before: str | None, after: str | None) -> None:
+        self.rule_changes.append(
+            {
+                "rule_id": rule["rule_id"],
+                "channel": rule["channel"],
+                "version": rule["version"],
+                "mapping_before": before,
+                "mapping_after": after,
+            }
+        )
 
     def _insert_rule(self, fields: dict) -> int:
         for field in REQUIRED_RULE_FIELDS:

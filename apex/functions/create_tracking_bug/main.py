@@ -12,6 +12,7 @@ def handle(event, context):
 
     named = request["bugzilla"].get("bug_id")
     if named:
+        named = int(named)  # 5.0 passes the schema as an integer; Bugzilla wants 5
         bug = bugzilla.find_bug(named)
         if bug is None:
             raise InvalidRequest(f"bugzilla.bug_id {named}: Bugzilla has no such bug")

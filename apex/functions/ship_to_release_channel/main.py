@@ -12,7 +12,7 @@ from sysaddons.step import step
 
 @step
 def handle(event, context):
-    request, test_channel = event.request, event.workflow["test_channel"]
+    request, checked, test_channel = event.request, event.checked, event.workflow["test_channel"]
     balrog = BalrogClient()
     addon = request["addon"]
 
@@ -22,7 +22,9 @@ def handle(event, context):
         firefox_versions=request["firefox_versions"],
         addon_id=addon["id"],
         entry=test_channel["entry"],
-        release_base_name=test_channel["release"],
+        # The same names the test channel used: a bundle this add-on version already has
+        # (the test channel's, or one a retry made) is found and reused, never made again.
+        release_base_name=checked["release_name"],
     )
 
     # Ask as a matching Firefox would: every target version must now get this version.

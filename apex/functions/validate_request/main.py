@@ -42,7 +42,9 @@ def handle(event, context):
             "strict_min_version": facts.strict_min_version,
             "strict_max_version": facts.strict_max_version,
         },
-        "signoff_timeout_seconds": request.get(
-            "signoff_timeout_seconds", default_signoff_timeout_seconds()
+        # JSON has one number type: 3600.0 passes the schema as an integer, but the
+        # definition's TimeoutSecondsPath takes only a whole number.
+        "signoff_timeout_seconds": int(
+            request.get("signoff_timeout_seconds", default_signoff_timeout_seconds())
         ),
     }

@@ -1,0 +1,1 @@
+"""Web applications around the system add-on workflow (the signoff app)."""
