@@ -246,3 +246,34 @@ def test_the_stylesheet_is_served_by_the_app(client):
 def _row(page: str, text: str) -> str:
     start = page.index(text)
     return page[page.rindex("<tr", 0, start) : page.index("</tr>", start)]
+
+
+def test_a_forged_session_cookie_is_treated_as_no_session(stack, client):
+    # A session that claims an admin, signed with another key, or not signed at all.
+    import time as clock
+
+    from flask.sessions import SecureCookieSessionInterface
+
+    claim = {
+        "reviewer": {
+            "email": "admin@mozilla.com",
+            "name": "Admin",
+            "roles": ["admin"],
+            "method": "dev",
+            "expires_at": int(clock.time()) + 3600,
+        }
+    }
+    other_app = create_app({**local_settings(stack), "SECRET_KEY": "not-the-apps-key"})
+    forged = SecureCookieSessionInterface().get_signing_serializer(other_app).dumps(claim)
+    unsigned = forged.split(".")[0]
+
+    # The same claim signed with the app's own key is accepted: the test reaches the check.
+    genuine = SecureCookieSessionInterface().get_signing_serializer(client.application)
+    client.set_cookie("signoff", genuine.dumps(claim), domain="localhost")
+    assert client.get("/signoffs/").status_code == 200
+
+    for cookie in (forged, unsigned):
+        client.set_cookie("signoff", cookie, domain="localhost")
+        answer = client.get("/signoffs/")
+        assert answer.status_code == 302
+        assert answer.headers["Location"] == "/login?next=/signoffs/"
