@@ -320,6 +320,7 @@ class LocalStack:
                     "region": REGION,
                     "state_machine_arn": self.state_machine_arn,
                     "signoff_table": SIGNOFF_TABLE,
+                    "ledger_table": LEDGER_TABLE,
                     "bugzilla_url": self.bugzilla_server.url,
                     "balrog_url": self.balrog_server.url,
                     "xpi_allowed_buckets": [SIGNED_BUCKET],

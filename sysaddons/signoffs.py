@@ -8,6 +8,7 @@ the decision is taken back, so the signoff stays decidable instead of being lost
 """
 
 import json
+import re
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -26,6 +27,9 @@ APPROVED = "approved"
 REJECTED = "rejected"
 EXPIRED = "expired"
 _MAX_REASON = 2000
+# Control characters and text-direction overrides would make a reason read differently in
+# the bug, the app and a terminal than it was written.
+_HIDDEN_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
 
 
 def _table(table_name: str | None = None):
@@ -111,6 +115,22 @@ def check_may_decide(item: dict, reviewer: Reviewer, allow_self: bool | None = N
         )
 
 
+def check_other_reviewer(item: dict, reviewer: Reviewer, table_name: str | None = None) -> None:
+    """Refuse one person signing off both QA and release management of the same release."""
+    execution = item.get("execution_name")
+    if not execution:
+        return
+    for role in ROLES:
+        if role == item["role"]:
+            continue
+        other = get(signoff_id(execution, role), table_name) or {}
+        if str(other.get("decided_by", "")).lower() == reviewer.email.lower():
+            raise SignoffNotDecidable(
+                f"{reviewer.email} already signed off {ROLES[role]} for this release; "
+                f"another person signs off {ROLES[item['role']]}"
+            )
+
+
 def decide(
     signoff: str,
     reviewer: Reviewer,
@@ -127,11 +147,16 @@ def decide(
         raise SignoffNotDecidable("a rejection needs a reason")
     if len(reason) > _MAX_REASON:
         raise SignoffNotDecidable(f"the reason is longer than {_MAX_REASON} characters")
+    if _HIDDEN_CHARACTERS.search(reason):
+        raise SignoffNotDecidable(
+            "the reason holds control or text-direction characters; write it as plain text"
+        )
 
     item = get(signoff, table_name)
     if item is None:
         raise SignoffNotDecidable(f"there is no signoff {signoff}")
     check_may_decide(item, reviewer, allow_self)
+    check_other_reviewer(item, reviewer, table_name)
     if item.get("status") != PENDING:
         by = item.get("decided_by")
         raise SignoffNotDecidable(

@@ -11,7 +11,12 @@ import sys
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from sysaddons.errors import InvalidRequest, RemoteUnavailable, SignoffNotDecidable
+from sysaddons.errors import (
+    InvalidRequest,
+    ReleaseInProgress,
+    RemoteUnavailable,
+    SignoffNotDecidable,
+)
 from sysaddons_cli import commands
 from sysaddons_cli.connection import NotConfigured, connect
 
@@ -86,21 +91,15 @@ def main(argv=None) -> int:
     try:
         connection = connect(args)
         return commands.BY_NAME[args.command](connection, args)
-    except InvalidRequest as refusal:
-        return _fail(args, "invalid", str(refusal), EXIT_INVALID)
+    except (InvalidRequest, ReleaseInProgress, commands.UsageError) as refusal:
+        return _fail(args, type(refusal).__name__, str(refusal), EXIT_INVALID)
     except SignoffNotDecidable as refusal:
-        return _fail(args, "refused", str(refusal), EXIT_REFUSED)
-    except commands.UsageError as error:
-        return _fail(args, "invalid", str(error), EXIT_INVALID)
-    except (NotConfigured, RemoteUnavailable) as error:
-        return _fail(args, "unreachable", str(error), EXIT_UNREACHABLE)
+        return _fail(args, type(refusal).__name__, str(refusal), EXIT_REFUSED)
+    except (NotConfigured, RemoteUnavailable, BotoCoreError) as error:
+        return _fail(args, type(error).__name__, str(error), EXIT_UNREACHABLE)
     except ClientError as error:
         detail = error.response.get("Error", {})
-        return _fail(
-            args, "unreachable", f"{detail.get('Code')}: {detail.get('Message')}", EXIT_UNREACHABLE
-        )
-    except BotoCoreError as error:
-        return _fail(args, "unreachable", str(error), EXIT_UNREACHABLE)
+        return _fail(args, str(detail.get("Code")), str(detail.get("Message")), EXIT_UNREACHABLE)
 
 
 def _fail(args, kind: str, message: str, code: int) -> int:

@@ -3,15 +3,19 @@
 import json
 import re
 import subprocess
+import sys
 import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+from botocore.exceptions import ClientError
+
 from apps.signoff import graph as workflow_graph
 from apps.signoff.graph import WAITING
 from apps.signoff.workflow import ExecutionReader
 from sysaddons import signoffs as signoff_records
+from sysaddons.errors import ReleaseInProgress, SignoffNotDecidable
 from sysaddons.request import check_sense, check_shape, check_xpi_matches, shortname, xpi_filename
 from sysaddons.xpi import fetch_xpi, inspect_xpi
 from sysaddons_cli.connection import Connection
@@ -39,6 +43,7 @@ def start(connection: Connection, args) -> int:
     addon = request["addon"]
     facts = inspect_xpi(fetch_xpi(addon["xpi_url"], connection.xpi), xpi_filename(request))
     check_xpi_matches(request, facts)
+    _refuse_if_already_shipping(connection, addon["id"], addon["version"])
 
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     name = f"{shortname(request)}-{addon['version']}-{stamp}".replace(".", "-")[:80]
@@ -56,6 +61,31 @@ def start(connection: Connection, args) -> int:
         args.execution = name
         return watch(connection, args)
     return 0
+
+
+def _refuse_if_already_shipping(connection: Connection, addon_id: str, version: str) -> None:
+    """Say now what ValidateRequest would say: another execution holds this add-on version."""
+    held = (
+        connection.client("dynamodb")
+        .get_item(
+            TableName=connection.ledger_table,
+            Key={"record_id": {"S": f"shipping/{addon_id}/{version}"}},
+            ConsistentRead=True,
+        )
+        .get("Item")
+    )
+    if not held:
+        return
+    owner = held["owner"]["S"]
+    try:
+        running = connection.client("stepfunctions").describe_execution(executionArn=owner)
+    except ClientError:
+        return  # the holder is gone: ValidateRequest takes the hold over
+    if running["status"] == "RUNNING":
+        raise ReleaseInProgress(
+            f"{addon_id} {version} is already being shipped by execution "
+            f"{owner.rsplit(':', 1)[-1]}; follow that one with `sysaddons watch`"
+        )
 
 
 def status(connection: Connection, args) -> int:
@@ -78,7 +108,7 @@ def watch(connection: Connection, args) -> int:
             for line in execution.lines[shown:]:
                 print(f"  {line.seconds:7.1f}s  {line.step:<24} {line.text}", flush=True)
             shown = len(execution.lines)
-            if execution.status == "RUNNING" and execution.step:
+            if execution.status == "RUNNING" and execution.step and sys.stdout.isatty():
                 done = sum(status == "done" for status in execution.statuses.values())
                 print(f"  ... {execution.step} ({done} steps done)", end="\r", flush=True)
         if execution.status != "RUNNING" or WAITING in execution.statuses.values():
@@ -175,7 +205,7 @@ def graph(connection: Connection, args) -> int:
 
 
 def _decide(connection: Connection, args, approve: bool) -> int:
-    reviewer = signoff_records.Reviewer(args.reviewer, {args.role})
+    reviewer = signoff_records.Reviewer(args.reviewer, _granted_role(connection, args))
     decision = signoff_records.decide(
         args.signoff,
         reviewer,
@@ -186,6 +216,27 @@ def _decide(connection: Connection, args, approve: bool) -> int:
     )
     _say(args, decision, f"{decision['decision']} {args.signoff} as {args.reviewer}")
     return 0
+
+
+def _granted_role(connection: Connection, args) -> set[str]:
+    """The role a reviewer decides in, if the role mapping grants it to them.
+
+    The mapping is the signoff app's: apps/signoff/dev_users.json on the local stack, and
+    ROLE_MAPPING (a JSON object from email address to roles) on AWS. It keeps honest mistakes
+    out; on AWS the real gate is IAM, since whoever may write the signoff table and send task
+    results could decide without this command.
+    """
+    granted = connection.reviewer_roles().get(args.reviewer.strip().lower())
+    if granted is None:
+        raise SignoffNotDecidable(
+            f"{args.reviewer} is not a reviewer in {connection.role_mapping_source}"
+        )
+    if args.role not in granted and "admin" not in granted:
+        held = ", ".join(sorted(granted)) or "none"
+        raise SignoffNotDecidable(
+            f"{args.reviewer} does not hold the {args.role} role (roles: {held})"
+        )
+    return {args.role}
 
 
 def _reader(connection: Connection) -> ExecutionReader:

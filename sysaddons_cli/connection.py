@@ -13,6 +13,7 @@ ROOT = Path(__file__).resolve().parent.parent
 LOCAL_STATE = ROOT / ".local-stack" / "stack.json"
 LOCAL_STATE_SETTING = "SYSADDONS_LOCAL_STATE"
 PROJECT = ROOT / "project.json"
+DEV_USERS = ROOT / "apps" / "signoff" / "dev_users.json"
 
 
 class NotConfigured(Exception):
@@ -25,12 +26,33 @@ class Connection:
 
     state_machine_arn: str
     signoff_table: str
+    ledger_table: str
     region: str
     local: bool
     xpi: XpiSettings
     endpoint_url: str | None = None
     profile: str | None = None
     _clients: dict = field(default_factory=dict)
+
+    @property
+    def role_mapping_source(self) -> str:
+        """Where reviewers and their roles are listed."""
+        return str(DEV_USERS) if self.local else "ROLE_MAPPING"
+
+    def reviewer_roles(self) -> dict[str, set[str]]:
+        """Reviewer email to roles, from the same source the signoff app uses."""
+        if self.local:
+            users = json.loads(DEV_USERS.read_text())["users"]
+            return {user["email"].lower(): set(user.get("roles", [])) for user in users}
+        try:
+            mapping = json.loads(os.environ.get("ROLE_MAPPING") or "{}")
+        except ValueError:
+            raise NotConfigured("ROLE_MAPPING is not a JSON object") from None
+        return {
+            key.lower(): set(roles)
+            for key, roles in mapping.items()
+            if "@" in key and isinstance(roles, list)
+        }
 
     def client(self, service: str):
         """A boto3 client for the service, made once."""
@@ -64,6 +86,7 @@ def connect(args) -> Connection:
     return Connection(
         state_machine_arn=state_machine or "",
         signoff_table=args.table or os.environ.get("SIGNOFF_TABLE", project["SIGNOFF_TABLE"]),
+        ledger_table=os.environ.get("LEDGER_TABLE", project["LEDGER_TABLE"]),
         region=region or "us-east-1",
         local=False,
         endpoint_url=args.endpoint_url,
@@ -93,6 +116,7 @@ def _local(args) -> Connection:
     return Connection(
         state_machine_arn=state["state_machine_arn"],
         signoff_table=state["signoff_table"],
+        ledger_table=state.get("ledger_table", "sysaddons-ledger"),
         region=state["region"],
         local=True,
         endpoint_url=state["aws_endpoint_url"],

@@ -75,6 +75,17 @@ def test_start_watch_approve_and_ship_from_the_command_line(stack, tmp_path):
     ).items()
 
 
+def test_start_refuses_a_version_another_execution_is_shipping(stack, tmp_path):
+    request = make_request(stack, "cli-twice", firefox_versions=["155.0"])
+    path = write_request(tmp_path, request)
+    name = json.loads(sysaddons(stack, "--json", "start", path, check=0).stdout)["execution"]
+    sysaddons(stack, "watch", name, check=5)
+
+    second = sysaddons(stack, "--json", "start", path, check=2)
+    assert json.loads(second.stdout)["error"] == "ReleaseInProgress"
+    assert name in json.loads(second.stdout)["message"]
+
+
 def test_start_refuses_a_bad_request_with_the_workflows_message(stack, tmp_path):
     request = make_request(stack, "cli-bad", firefox_versions=["153.0", "152.0"])
     refused = sysaddons(stack, "start", write_request(tmp_path, request), check=2)
@@ -90,7 +101,7 @@ def test_start_refuses_an_xpi_that_does_not_match(stack, tmp_path):
     stack.upload_signed_xpi("cli-xpi/cli-xpi-1.0.0.xpi", build_xpi("other@mozilla.org", "1.0.0"))
     refused = sysaddons(stack, "--json", "start", write_request(tmp_path, request), check=2)
     assert json.loads(refused.stdout) == {
-        "error": "invalid",
+        "error": "InvalidRequest",
         "message": "addon.id 'cli-xpi@mozilla.org' does not match the XPI, whose manifest says "
         "'other@mozilla.org'",
     }

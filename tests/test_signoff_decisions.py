@@ -116,3 +116,42 @@ def test_a_rejection_needs_a_reason(stack):
     with pytest.raises(SignoffNotDecidable, match="needs a reason"):
         signoffs.decide(signoff, QA, False, "   ", table_name=TABLE)
     assert signoffs.get(signoff, TABLE)["status"] == "pending"
+
+
+def test_one_person_cannot_sign_off_both_qa_and_release_management(stack):
+    execution = unique_name("both")
+    admin = signoffs.Reviewer("admin@mozilla.com", {"admin"})
+    for role in ("qa", "relman"):
+        signoffs.record_pending(
+            {
+                "signoff_id": signoffs.signoff_id(execution, role),
+                "task_token": "no-such-token",
+                "role": role,
+                "execution_name": execution,
+                "requested_by": "relman@mozilla.com",
+                "requested_at": signoffs.now_iso(),
+                "expires_at": int(time.time()) + 3600,
+            },
+            table_name=TABLE,
+        )
+    signoffs._record(
+        signoffs.signoff_id(execution, "qa"),
+        {
+            "decision": "approved",
+            "decided_by": admin.email,
+            "reason": "",
+            "decided_at": signoffs.now_iso(),
+        },
+        TABLE,
+    )
+
+    with pytest.raises(SignoffNotDecidable, match="already signed off QA for this release"):
+        signoffs.decide(signoffs.signoff_id(execution, "relman"), admin, True, table_name=TABLE)
+    assert signoffs.get(signoffs.signoff_id(execution, "relman"), TABLE)["status"] == "pending"
+
+
+def test_a_reason_with_hidden_direction_characters_is_refused(stack):
+    signoff = pending(stack)
+    with pytest.raises(SignoffNotDecidable, match="control or text-direction characters"):
+        signoffs.decide(signoff, QA, False, "looks fine \u202egnorw", table_name=TABLE)
+    assert signoffs.get(signoff, TABLE)["status"] == "pending"
