@@ -172,7 +172,7 @@ CASES = {
 
 @pytest.fixture(scope="module")
 def endings(stack):
-    """Every hand-made case run as an execution, all at once, and what existed before."""
+    """Every hand-made case run as an execution, ten at a time, and what existed before."""
     requests = {}
     for number, (case, (change, _)) in enumerate(CASES.items()):
         request = make_request(stack, f"hostile-{number}", firefox_versions=["188.0"])
