@@ -7,9 +7,9 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+from apps.signoff import history
 from apps.signoff.local import start_local_app
 from local_stack.definition import ROOT
-from local_stack.progress import HistoryPrinter
 from local_stack.stack import SIGNED_BUCKET, LocalStack
 from sysaddons.request import shortname
 
@@ -78,11 +78,20 @@ def _describe_stack(stack: LocalStack, app_url: str) -> None:
 def _follow(stack: LocalStack, arn: str, auto_approve: bool, app_url: str) -> str:
     from sysaddons import signoffs
 
-    printer = HistoryPrinter()
+    keys = history.result_keys(
+        json.loads(
+            stack.sfn.describe_state_machine(stateMachineArn=stack.state_machine_arn)["definition"]
+        )
+    )
     told: set[str] = set()
+    shown = 0
     execution_name = arn.rsplit(":", 1)[1]
     while True:
-        printer.feed(stack.history(arn))
+        lines = history.readable(stack.history(arn), keys)
+        for line in lines[shown:]:
+            if line.text != "entered":
+                print(f"  {line.seconds:6.1f}s  {line.step:<22} {line.text}", flush=True)
+        shown = len(lines)
         status = stack.sfn.describe_execution(executionArn=arn)["status"]
         if status != "RUNNING":
             return status

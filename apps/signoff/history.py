@@ -196,7 +196,7 @@ def _summary(key: str | None, result) -> str:
         if key == "staged_xpi":
             return f"XPI archived at {result['url']}"
         if key in ("test_channel", "release"):
-            return f"{result['channel']} serves {result['release']}"
+            return f"{result['channel']} serves {result['release']}" + _changes(result)
         if key.endswith("_signoff"):
             return f"{result['decision']} by {result['decided_by']}"
         if key == "closed":
@@ -207,6 +207,21 @@ def _summary(key: str | None, result) -> str:
     except (KeyError, TypeError):
         return ""
     return ""
+
+
+def _changes(result: dict) -> str:
+    """What the new bundle changes, in brief: the add-ons it adds or updates, the rest kept."""
+    changes = result.get("changes") or []
+    moved = [
+        f"{change['addon']} {change['version_after']} {change['change']}"
+        for change in changes
+        if change.get("change") in ("added", "updated", "removed")
+    ]
+    kept = sum(change.get("change") == "unchanged" for change in changes)
+    if not moved and not kept:
+        return ""
+    parts = moved + ([f"{kept} other add-on{'s' if kept != 1 else ''} kept"] if kept else [])
+    return f" ({'; '.join(parts)})"
 
 
 def _retried(events: list[dict], index: int) -> bool:
