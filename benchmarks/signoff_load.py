@@ -347,7 +347,8 @@ def report(merged: dict, args, seeding_seconds: float, rounds: int, drained: lis
         "",
         store,
         "",
-        "| page | requests | errors | p50 (ms) | p99 (ms) | requests/s | p50 / bare | p99 / bare |",
+        "| page | requests | errors | p50 (ms) | p99 (ms) | requests/s | p50 / bare "
+        "| p99 / bare |",
         "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for page in [*PAGES, BARE]:
