@@ -166,6 +166,9 @@ def decide(
         mark_expired(signoff, table_name)
         raise SignoffNotDecidable(f"signoff {signoff} expired at {_when(item['expires_at'])}")
 
+    stepfunctions = stepfunctions or boto3.client("stepfunctions")
+    _refuse_if_execution_ended(item, stepfunctions, table_name)
+
     decision = {
         "signoff_id": signoff,
         "role": item["role"],
@@ -176,7 +179,7 @@ def decide(
     }
     _record(signoff, decision, table_name)
     try:
-        _send(item["task_token"], decision, stepfunctions or boto3.client("stepfunctions"))
+        _send(item["task_token"], decision, stepfunctions)
     except SignoffNotDecidable:
         _set_status(signoff, EXPIRED, decision["decision"], table_name)
         raise
@@ -192,6 +195,33 @@ def decide(
         decided_by=reviewer.email,
     )
     return decision
+
+
+def _refuse_if_execution_ended(item: dict, stepfunctions, table_name: str | None) -> None:
+    """Refuse, and mark expired, a signoff whose execution was stopped or ended meanwhile.
+
+    Step Functions would refuse the token anyway, but only after the decision was recorded;
+    asking first keeps the record clean (and moto accepts tokens of stopped executions).
+    """
+    execution_arn = item.get("execution_arn")
+    if not execution_arn:
+        return
+    try:
+        status = stepfunctions.describe_execution(executionArn=execution_arn)["status"]
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") != "ExecutionDoesNotExist":
+            raise
+        status = "GONE"
+    except BotoCoreError:
+        raise RemoteUnavailable(
+            f"Step Functions could not be reached; signoff {item['signoff_id']} is still pending"
+        ) from None
+    if status != "RUNNING":
+        mark_expired(item["signoff_id"], table_name)
+        raise SignoffNotDecidable(
+            f"execution {item.get('execution_name')} has ended and no longer waits for this "
+            "signoff"
+        )
 
 
 def _record(signoff: str, decision: dict, table_name: str | None) -> None:

@@ -92,8 +92,8 @@ def connect(args) -> Connection:
         endpoint_url=args.endpoint_url,
         profile=args.profile,
         xpi=_xpi_settings(
-            os.environ.get("XPI_ALLOWED_HOSTS", project["XPI_ALLOWED_HOSTS"]),
-            os.environ.get("XPI_ALLOWED_BUCKETS", project["XPI_ALLOWED_BUCKETS"]),
+            _split(os.environ.get("XPI_ALLOWED_HOSTS", project["XPI_ALLOWED_HOSTS"])),
+            _split(os.environ.get("XPI_ALLOWED_BUCKETS", project["XPI_ALLOWED_BUCKETS"])),
         ),
     )
 
@@ -120,16 +120,18 @@ def _local(args) -> Connection:
         region=state["region"],
         local=True,
         endpoint_url=state["aws_endpoint_url"],
-        xpi=_xpi_settings(
-            ",".join(state["xpi_allowed_hosts"]), ",".join(state["xpi_allowed_buckets"])
-        ),
+        xpi=_xpi_settings(state["xpi_allowed_hosts"], state["xpi_allowed_buckets"]),
     )
 
 
-def _xpi_settings(hosts: str, buckets: str) -> XpiSettings:
+def _split(listed: str) -> list[str]:
+    return [item.strip() for item in listed.split(",") if item.strip()]
+
+
+def _xpi_settings(hosts: list[str], buckets: list[str]) -> XpiSettings:
     return XpiSettings(
-        allowed_hosts=[host.strip() for host in hosts.split(",") if host.strip()],
-        allowed_buckets=[bucket.strip() for bucket in buckets.split(",") if bucket.strip()],
+        allowed_hosts=hosts,
+        allowed_buckets=buckets,
         max_bytes=50 * 1024 * 1024,
         timeout_seconds=20,
     )

@@ -75,14 +75,6 @@ def _decide(item: dict, approve: bool, reason: str):
         store.check_may_decide(item, g.reviewer, allow_self)
     except SignoffNotDecidable as refusal:
         return _refuse(item, str(refusal), 403)
-    if item.get("status") == store.PENDING and not _execution_waits(item):
-        store.mark_expired(signoff_id, _table())
-        return _refuse(
-            item,
-            f"execution {item['execution_name']} has ended and no longer waits for this signoff",
-            409,
-        )
-
     try:
         decision = store.decide(
             signoff_id,
@@ -156,10 +148,6 @@ def _for_page(item: dict, now: float) -> dict:
     page["waited_seconds"] = seconds_since(item.get("requested_at", ""), now)
     page["expires_in_seconds"] = int(item.get("expires_at", 0)) - now
     return page
-
-
-def _execution_waits(item: dict) -> bool:
-    return current_app.extensions["signoff_executions"].is_running(item["execution_arn"])
 
 
 def _table() -> str:
